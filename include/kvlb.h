@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * kvlb.h - the one definition of every structure that the BPF programs and
+ * userspace (kvlbd, kvlbctl, tests) both read.
+ *
+ * Included by BPF code (after vmlinux.h) and by userspace (after
+ * <linux/types.h>). Layouts are fixed-size and padding-free; sizes are
+ * checked below so a change on one side cannot silently break the other.
+ * A layout change of a pinned map must bump KVLB_MAP_ABI, which is part of
+ * the pin directory's marker so an old pinned map is never misread.
+ */
+#ifndef KVLB_H
+#define KVLB_H
+
+#include <linux/types.h>
+
+/* Bumped whenever a pinned map's key or value layout changes. */
+#define KVLB_MAP_ABI 1
+
+/* Default directory where kvlbd pins maps (a bpffs mount). */
+#define KVLB_PIN_ROOT "/sys/fs/bpf/kvlb"
+
+/* Pinned map names (the file names under the pin root). */
+#define KVLB_MAP_VIPS      "kvlb_vips"
+#define KVLB_MAP_BACKENDS  "kvlb_backends"
+#define KVLB_MAP_RING      "kvlb_ring"
+#define KVLB_MAP_FLOWS     "kvlb_flows"
+#define KVLB_MAP_NAT_REV   "kvlb_nat_rev"
+#define KVLB_MAP_STATS     "kvlb_stats"
+#define KVLB_MAP_CONFIG    "kvlb_config"
+#define KVLB_MAP_TX_PORTS  "kvlb_tx_ports"
+
+/* Hard limits. Changing one changes a map size: bump KVLB_MAP_ABI. */
+#define KVLB_MAX_VIPS      64	 /* service addresses balanced by one node */
+#define KVLB_MAX_BACKENDS  1024	 /* backend slots, shared by all VIPs */
+#define KVLB_RING_SIZE     16381 /* Maglev table per VIP: a prime > 100 x backends per VIP */
+#define KVLB_MAX_FLOWS     262144 /* LRU flow entries (each direction) */
+#define KVLB_MAX_TX_PORTS  256	 /* interfaces XDP may redirect to */
+
+/*
+ * Each VIP owns two ring slots; kvlbd/kvlbctl write a new ring into the
+ * slot not in use and then flip kvlb_vip.ring_slot in one map update, so
+ * the data path never sees a half-written ring.
+ */
+#define KVLB_RING_SLOTS    (KVLB_MAX_VIPS * 2)
+#define KVLB_RING_ENTRIES  (KVLB_RING_SLOTS * KVLB_RING_SIZE)
+
+/* Ring entry meaning "no backend" (empty VIP, or all backends drained). */
+#define KVLB_NO_BACKEND    0xffffffffu
+
+/* Address family tags used in keys (AF_INET/AF_INET6 values, fixed here
+ * so BPF code does not need libc headers). */
+#define KVLB_AF_INET  2
+#define KVLB_AF_INET6 10
+
+/*
+ * An address of either family. IPv4 lives in the first word, the rest zero,
+ * so one key layout serves both families.
+ */
+struct kvlb_addr {
+	union {
+		__u32 v4;
+		__u32 v6[4];
+	};
+};
+
+/* kvlb_vips key: a service address. Ports are in network byte order. */
+struct kvlb_vip_key {
+	struct kvlb_addr addr;
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP */
+	__u8 family; /* KVLB_AF_INET or KVLB_AF_INET6 */
+};
+
+/* kvlb_vip.flags */
+#define KVLB_VIP_F_HTTP (1u << 0) /* HTTP-aware choice (else plain L4 hash) */
+
+/* kvlb_vips value. */
+struct kvlb_vip {
+	__u32 index; /* 0 .. KVLB_MAX_VIPS-1, names this VIP's ring slots */
+	__u32 ring_slot; /* ring in use: index * 2 + (0 or 1) */
+	__u32 flags; /* KVLB_VIP_F_* */
+	__u32 n_backends; /* backends in the active ring (for display) */
+};
+
+/* kvlb_backend.flags */
+#define KVLB_BE_F_IN_USE   (1u << 0) /* slot holds a backend */
+#define KVLB_BE_F_DRAINING (1u << 1) /* no new flows; existing ones finish */
+#define KVLB_BE_F_DOWN     (1u << 2) /* unhealthy: no new flows */
+
+/* kvlb_backends value, indexed by backend id (array). */
+struct kvlb_backend {
+	struct kvlb_addr addr;
+	__be16 port;
+	__u8 family;
+	__u8 pad;
+	__u32 vip_index; /* the VIP this backend serves */
+	__u32 weight; /* relative share of new flows; 0 = none */
+	__u32 flags; /* KVLB_BE_F_* */
+};
+
+/* kvlb_flows key (forward: client -> VIP) and kvlb_nat_rev key (reverse:
+ * backend -> client). Ports in network byte order. */
+struct kvlb_flow_key {
+	struct kvlb_addr src;
+	struct kvlb_addr dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+/* kvlb_flows value: where an established client connection goes. */
+struct kvlb_flow {
+	__u32 backend_id;
+	__u32 vip_index;
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet */
+};
+
+/* kvlb_nat_rev value: what the backend's replies must look like. */
+struct kvlb_nat {
+	struct kvlb_addr vip;
+	__be16 vip_port;
+	__u8 pad[2];
+	__u32 backend_id;
+};
+
+/* kvlb_config (array, one entry): live tunables, edited by kvlbctl. */
+struct kvlb_config {
+	__u32 flow_idle_timeout_s; /* a flow idle this long is re-placed */
+	__u32 reserved[15]; /* room for the HTTP-aware knobs */
+};
+
+/*
+ * Counters, one per outcome. KVLB_STATS_FIELDS(X) lists each as
+ * X(name, description) so userspace prints names and help text from the same
+ * list the struct is made of.
+ */
+#define KVLB_STATS_FIELDS(X)                                                               \
+	/* XDP on the uplink: client -> VIP */                                             \
+	X(xdp_rx, "packets seen by the XDP program")                                       \
+	X(xdp_not_ip, "not IPv4/IPv6: passed untouched")                                   \
+	X(xdp_not_vip, "not for a VIP: passed untouched")                                  \
+	X(xdp_new_flow, "new flows placed on a backend")                                   \
+	X(xdp_forwarded, "rewritten and redirected to a backend by XDP")                   \
+	X(xdp_forwarded_stack, "rewritten and handed to the stack (no neighbour/route)")   \
+	X(xdp_no_backend, "for a VIP without a usable backend: dropped")                   \
+	X(xdp_stale_backend, "flow whose backend was removed: placed again")               \
+	X(xdp_malformed, "truncated or invalid headers: dropped")                          \
+	X(xdp_fragment, "IP fragments to a VIP: dropped")                                  \
+	X(xdp_ip_options, "IPv4 packets with options to a VIP (forwarded)")                \
+	X(xdp_vlan, "VLAN-tagged packets to a VIP (tag removed on forwarding)")            \
+	X(xdp_bytes, "bytes of packets forwarded to backends")                             \
+	/* TC on pod-facing interfaces: backend -> client */                               \
+	X(tc_rx, "packets seen by the TC program")                                         \
+	X(tc_rev_nat, "backend replies rewritten to come from the VIP")                    \
+	X(tc_redirected, "rewritten replies redirected to the uplink")                     \
+	X(tc_passed, "not a balanced flow: passed untouched")                              \
+	X(tc_malformed, "truncated or invalid headers: passed untouched")                  \
+	X(tc_bytes, "bytes of rewritten replies")
+
+/* kvlb_stats (per-CPU array, one entry). Named fields, so `bpftool map dump`
+ * prints every counter by name. */
+struct kvlb_stats {
+#define KVLB_X_FIELD(name, desc) __u64 name;
+	KVLB_STATS_FIELDS(KVLB_X_FIELD)
+#undef KVLB_X_FIELD
+	__u64 reserved[13]; /* room for new counters without a layout change */
+};
+
+/* Number of named counters (reserved words excluded). */
+#define KVLB_X_COUNT(name, desc) +1
+#define KVLB_STATS_NAMED (0 KVLB_STATS_FIELDS(KVLB_X_COUNT))
+
+_Static_assert(sizeof(struct kvlb_addr) == 16, "kvlb_addr layout");
+_Static_assert(sizeof(struct kvlb_vip_key) == 20, "kvlb_vip_key layout");
+_Static_assert(sizeof(struct kvlb_vip) == 16, "kvlb_vip layout");
+_Static_assert(sizeof(struct kvlb_backend) == 32, "kvlb_backend layout");
+_Static_assert(sizeof(struct kvlb_flow_key) == 40, "kvlb_flow_key layout");
+_Static_assert(sizeof(struct kvlb_flow) == 16, "kvlb_flow layout");
+_Static_assert(sizeof(struct kvlb_nat) == 24, "kvlb_nat layout");
+_Static_assert(sizeof(struct kvlb_config) == 64, "kvlb_config layout");
+_Static_assert(sizeof(struct kvlb_stats) == 32 * 8, "kvlb_stats layout");
+
+#endif /* KVLB_H */
