@@ -28,14 +28,12 @@
 #define KVLB_MAP_NAT_REV   "kvlb_nat_rev"
 #define KVLB_MAP_STATS     "kvlb_stats"
 #define KVLB_MAP_CONFIG    "kvlb_config"
-#define KVLB_MAP_TX_PORTS  "kvlb_tx_ports"
 
 /* Hard limits. Changing one changes a map size: bump KVLB_MAP_ABI. */
 #define KVLB_MAX_VIPS      64	 /* service addresses balanced by one node */
 #define KVLB_MAX_BACKENDS  1024	 /* backend slots, shared by all VIPs */
 #define KVLB_RING_SIZE     16381 /* Maglev table per VIP: a prime > 100 x backends per VIP */
 #define KVLB_MAX_FLOWS     262144 /* LRU flow entries (each direction) */
-#define KVLB_MAX_TX_PORTS  256	 /* interfaces XDP may redirect to */
 
 /*
  * Each VIP owns two ring slots; kvlbd/kvlbctl write a new ring into the
@@ -148,8 +146,8 @@ struct kvlb_config {
 	X(xdp_no_backend, "for a VIP without a usable backend: dropped")                   \
 	X(xdp_stale_backend, "flow whose backend was removed: placed again")               \
 	X(xdp_malformed, "truncated or invalid headers: dropped")                          \
-	X(xdp_fragment, "IP fragments to a VIP: dropped")                                  \
-	X(xdp_ip_options, "IPv4 packets with options to a VIP (forwarded)")                \
+	X(xdp_fragment, "IP fragments: not balanced, passed to the stack")                                  \
+	X(xdp_ip_options, "IPv4 packets with options to a VIP (balanced)")                \
 	X(xdp_vlan, "VLAN-tagged packets to a VIP (tag removed on forwarding)")            \
 	X(xdp_bytes, "bytes of packets forwarded to backends")                             \
 	/* TC on pod-facing interfaces: backend -> client */                               \

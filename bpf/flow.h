@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The flow table: an existing connection keeps its backend whatever happens
+ * to the ring. Both directions are recorded when a flow is placed: the
+ * forward entry for XDP, the reverse one for TC's source rewrite.
+ */
+#ifndef KVLB_FLOW_H
+#define KVLB_FLOW_H
+
+#include "maps.bpf.h"
+
+/* Refresh last_seen at most this often: a map write per packet costs more
+ * than the precision is worth. */
+#define FLOW_TOUCH_NS 1000000000ull
+
+static __always_inline struct kvlb_flow *flow_lookup(const struct kvlb_flow_key *k)
+{
+	return bpf_map_lookup_elem(&kvlb_flows, k);
+}
+
+static __always_inline void flow_touch(struct kvlb_flow *f)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now - f->last_seen_ns > FLOW_TOUCH_NS)
+		f->last_seen_ns = now;
+}
+
+/* Record both directions of a flow bound to backend id. */
+static __always_inline int flow_create(const struct kvlb_flow_key *k, const struct kvlb_vip *vip,
+				       __u32 id, const struct kvlb_backend *be)
+{
+	struct kvlb_flow f = {
+		.backend_id = id,
+		.vip_index = vip->index,
+		.last_seen_ns = bpf_ktime_get_ns(),
+	};
+	struct kvlb_flow_key rk = {
+		.src = be->addr,
+		.dst = k->src,
+		.sport = be->port,
+		.dport = k->sport,
+		.proto = k->proto,
+		.family = k->family,
+	};
+	struct kvlb_nat nat = {
+		.vip = k->dst,
+		.vip_port = k->dport,
+		.backend_id = id,
+	};
+
+	if (bpf_map_update_elem(&kvlb_nat_rev, &rk, &nat, BPF_ANY))
+		return -1;
+	return bpf_map_update_elem(&kvlb_flows, k, &f, BPF_ANY);
+}
+
+#endif

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kvlb_xdp: the uplink. A packet for a VIP is bound to a backend (its flow's,
+ * or a new one from the VIP's ring), rewritten to the backend's address and
+ * redirected to the pod's link. Everything else passes untouched.
+ */
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "stats.h"
+#include "parse.h"
+#include "choose.h"
+#include "flow.h"
+#include "nat.h"
+#include "fwd.h"
+
+/* The backend of a flow: the recorded one while it exists, else a new
+ * placement (first packet, LRU eviction, or a backend that was removed). */
+static __always_inline __u32 bind_flow(struct pkt *p, const struct kvlb_vip *vip,
+				       struct kvlb_stats *st, struct kvlb_backend **bep)
+{
+	struct kvlb_flow *f = flow_lookup(&p->key);
+	struct kvlb_backend *be;
+	__u32 id;
+
+	if (f) {
+		id = f->backend_id;
+		be = bpf_map_lookup_elem(&kvlb_backends, &id);
+		if (be && (be->flags & KVLB_BE_F_IN_USE)) {
+			flow_touch(f);
+			*bep = be;
+			return id;
+		}
+		STAT_INC(st, xdp_stale_backend);
+	}
+
+	id = choose_backend_l4(vip, &p->key);
+	be = bpf_map_lookup_elem(&kvlb_backends, &id);
+	if (!be || !(be->flags & KVLB_BE_F_IN_USE))
+		return KVLB_NO_BACKEND;
+	if (flow_create(&p->key, vip, id, be) == 0)
+		STAT_INC(st, xdp_new_flow);
+	*bep = be;
+	return id;
+}
+
+SEC("xdp")
+int kvlb_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct kvlb_stats *st = stats_get();
+	struct kvlb_backend *be = NULL;
+	struct kvlb_vip *vip;
+	struct pkt p = {};
+	bool to_stack;
+	int verdict;
+
+	STAT_INC(st, xdp_rx);
+	switch (parse_packet(data, data_end, &p)) {
+	case PARSE_OK:
+		break;
+	case PARSE_NOT_IP:
+		STAT_INC(st, xdp_not_ip);
+		return XDP_PASS;
+	case PARSE_NOT_TCP:
+		STAT_INC(st, xdp_not_vip);
+		return XDP_PASS;
+	case PARSE_FRAGMENT:
+		STAT_INC(st, xdp_fragment);
+		return XDP_PASS;
+	default:
+		STAT_INC(st, xdp_malformed);
+		return XDP_DROP;
+	}
+
+	vip = lookup_vip(&p.key);
+	if (!vip) {
+		STAT_INC(st, xdp_not_vip);
+		return XDP_PASS;
+	}
+	if (p.ip_options)
+		STAT_INC(st, xdp_ip_options);
+	if (p.vlan_tags)
+		STAT_INC(st, xdp_vlan);
+
+	if (bind_flow(&p, vip, st, &be) == KVLB_NO_BACKEND || !be) {
+		STAT_INC(st, xdp_no_backend);
+		return XDP_DROP;
+	}
+	if (nat_dst_xdp(data, data_end, &p, be)) {
+		STAT_INC(st, xdp_malformed);
+		return XDP_DROP;
+	}
+
+	verdict = xdp_forward(ctx, &p, be, &to_stack);
+	if (verdict == XDP_DROP) {
+		STAT_INC(st, xdp_malformed);
+		return verdict;
+	}
+	if (to_stack)
+		STAT_INC(st, xdp_forwarded_stack);
+	else
+		STAT_INC(st, xdp_forwarded);
+	STAT_ADD(st, xdp_bytes, p.len);
+	return verdict;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Every map of kvlb's data path. Pinned by name under the pin root that
+ * kvlbd passes to libbpf, so the XDP and TC objects share them and an
+ * agent restart adopts them.
+ */
+#ifndef KVLB_MAPS_BPF_H
+#define KVLB_MAPS_BPF_H
+
+#include "common.bpf.h"
+
+/* Service addresses. Written by kvlbd/kvlbctl; read by XDP per packet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVLB_MAX_VIPS);
+	__type(key, struct kvlb_vip_key);
+	__type(value, struct kvlb_vip);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_vips SEC(".maps");
+
+/* Backends by id. Written by kvlbd/kvlbctl; read by XDP when placing and
+ * forwarding a flow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct kvlb_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_backends SEC(".maps");
+
+/* Maglev tables, two slots per VIP (see kvlb.h). Built in userspace;
+ * read by XDP for new flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVLB_RING_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_ring SEC(".maps");
+
+/* Client -> VIP connections and the backend each is bound to. Written by
+ * XDP on a flow's first packet; LRU, so idle flows age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KVLB_MAX_FLOWS);
+	__type(key, struct kvlb_flow_key);
+	__type(value, struct kvlb_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_flows SEC(".maps");
+
+/* Backend -> client direction of the same connections: the VIP the replies
+ * must come from. Written by XDP with the flow; read by TC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KVLB_MAX_FLOWS);
+	__type(key, struct kvlb_flow_key);
+	__type(value, struct kvlb_nat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_nat_rev SEC(".maps");
+
+/* Outcome counters, per CPU so the fast path never shares a cache line. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kvlb_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_stats SEC(".maps");
+
+/* Live tunables (one entry). Written by kvlbctl. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kvlb_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_config SEC(".maps");
+
+#endif
