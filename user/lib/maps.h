@@ -52,10 +52,16 @@ struct kvlb_backend_info {
 	struct kvlb_endpoint ep;
 	struct kvlb_endpoint vip;
 	struct kvlb_backend be;
+	__u32 ring_slots; /* entries of its VIP's active ring that name it */
 };
 
 /* VIPs. flags: KVLB_VIP_F_*. Adding an existing VIP only updates its flags. */
 int kvlb_vip_add(struct kvlb_handle *h, const struct kvlb_endpoint *vip, __u32 flags);
+/* As kvlb_vip_add, but an existing VIP is an error (what a user adding one means). */
+int kvlb_vip_create(struct kvlb_handle *h, const struct kvlb_endpoint *vip, __u32 flags);
+/* Look one VIP up: 1 found (info filled), 0 not found, -1 error. */
+int kvlb_vip_get(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
+		 struct kvlb_vip_info *info);
 /* Deletes the VIP and all its backends. */
 int kvlb_vip_del(struct kvlb_handle *h, const struct kvlb_endpoint *vip);
 /* Fills up to max entries, sorted by index; returns the count or -1. */
@@ -64,6 +70,10 @@ int kvlb_vip_list(struct kvlb_handle *h, struct kvlb_vip_info *out, int max);
 /* Backends (weight 1..65535). Adding an existing backend sets its weight. */
 int kvlb_backend_add(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 		     const struct kvlb_endpoint *be, __u32 weight);
+/* As kvlb_backend_add, but an existing backend is an error. */
+int kvlb_backend_create(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
+			const struct kvlb_endpoint *be, __u32 weight);
+#define KVLB_MAX_WEIGHT 65535
 int kvlb_backend_del(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 		     const struct kvlb_endpoint *be);
 int kvlb_backend_weight(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
@@ -75,8 +85,16 @@ int kvlb_backend_flags(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 int kvlb_backend_list(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 		      struct kvlb_backend_info *out, int max);
 
+/* A VIP's active ring (KVLB_RING_SIZE backend ids). */
+int kvlb_ring_read(struct kvlb_handle *h, const struct kvlb_endpoint *vip, __u32 *ring);
+/* The key a backend is placed by in the Maglev table: a hash of its address,
+ * port and family, so a rebuilt ring is identical to the one it replaces. */
+__u64 kvlb_backend_key(const struct kvlb_backend *be);
+
 /* Counters summed over CPUs. */
 int kvlb_stats_read(struct kvlb_handle *h, struct kvlb_stats *sum);
+/* Zero every counter on every CPU. Increments racing with it may be lost. */
+int kvlb_stats_reset(struct kvlb_handle *h);
 /* Counter names and descriptions, in struct order (KVLB_STATS_NAMED). */
 extern const char *const kvlb_stats_name[];
 extern const char *const kvlb_stats_desc[];
