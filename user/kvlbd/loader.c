@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kvlb.h"
+#include "kvlb_xdp.skel.h"
+#include "kvlb_tc.skel.h"
+#include "loader.h"
+#include "log.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+/* TC filter identity: fixed, so a restart replaces its own filter. */
+#define KVLB_TC_HANDLE 0x6b76
+#define KVLB_TC_PRIO 1
+
+static const char *const pinned_maps[] = {
+	KVLB_MAP_VIPS,	  KVLB_MAP_BACKENDS, KVLB_MAP_RING,   KVLB_MAP_FLOWS,
+	KVLB_MAP_NAT_REV, KVLB_MAP_STATS,    KVLB_MAP_CONFIG,
+};
+
+int loader_ensure_bpffs(void)
+{
+	struct statfs sfs;
+
+	if (statfs("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+		log_err("cannot mount bpffs on /sys/fs/bpf: %s", strerror(errno));
+		return -1;
+	}
+	log_info("mounted bpffs on /sys/fs/bpf");
+	return 0;
+}
+
+static int ifindex_of(const char *name)
+{
+	int idx = (int)if_nametoindex(name);
+
+	if (!idx)
+		log_err("interface '%s': %s", name, strerror(errno));
+	return idx;
+}
+
+/* Whether the XDP program on ifindex (if any) is one kvlb may replace. */
+static int xdp_check_owner(int ifindex, const char *ifname, bool force)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), id = 0;
+	int fd;
+
+	if (bpf_xdp_query_id(ifindex, 0, &id) || !id)
+		return 0;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && strcmp(info.name, "kvlb_xdp") &&
+	    !force) {
+		log_err("%s already runs XDP program '%s' (id %u); use --force to replace it",
+			ifname, info.name, id);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int attach_xdp(int prog_fd, const struct loader_opts *o)
+{
+	int ifindex = ifindex_of(o->uplink);
+	__u32 mode = o->xdp_generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	int err;
+
+	if (!ifindex || xdp_check_owner(ifindex, o->uplink, o->force))
+		return -1;
+	/* Without XDP_FLAGS_UPDATE_IF_NOEXIST the kernel swaps programs in
+	 * one step: no packet sees the device without a program. */
+	err = bpf_xdp_attach(ifindex, prog_fd, mode, NULL);
+	if (err) {
+		log_err("attaching XDP (%s mode) to %s: %s", o->xdp_generic ? "generic" : "native",
+			o->uplink, strerror(-err));
+		return -1;
+	}
+	log_info("XDP attached to %s (%s mode)", o->uplink, o->xdp_generic ? "generic" : "native");
+	return 0;
+}
+
+static int attach_tc(int prog_fd, const char *ifname)
+{
+	int ifindex = ifindex_of(ifname);
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = KVLB_TC_HANDLE, .priority = KVLB_TC_PRIO,
+			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	if (!ifindex)
+		return -1;
+	hook.ifindex = ifindex;
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		log_err("creating clsact on %s: %s", ifname, strerror(-err));
+		return -1;
+	}
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		log_err("attaching TC to %s: %s", ifname, strerror(-err));
+		return -1;
+	}
+	log_info("TC attached to %s ingress", ifname);
+	return 0;
+}
+
+static int pins_exist(const char *root)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", root, KVLB_MAP_FLOWS);
+	return access(path, F_OK) == 0;
+}
+
+int loader_start(const struct loader_opts *o)
+{
+	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_root);
+	struct kvlb_xdp *xdp = NULL;
+	struct kvlb_tc *tc = NULL;
+	bool adopted = pins_exist(o->pin_root);
+	int i, rc = -1;
+
+	if (mkdir(o->pin_root, 0700) && errno != EEXIST) {
+		log_err("creating pin directory %s: %s", o->pin_root, strerror(errno));
+		return -1;
+	}
+	xdp = kvlb_xdp__open_opts(&oo);
+	tc = kvlb_tc__open_opts(&oo);
+	if (!xdp || !tc) {
+		log_err("opening the BPF objects: %s", strerror(errno));
+		goto out;
+	}
+	/* Pinned maps of the same name and layout are reused; a layout
+	 * mismatch fails here instead of misreading old state. */
+	if (kvlb_xdp__load(xdp) || kvlb_tc__load(tc)) {
+		log_err("loading the BPF programs failed (see above); if the pinned maps under "
+			"%s come from an incompatible kvlb, remove them with kvlbd --cleanup",
+			o->pin_root);
+		goto out;
+	}
+	log_info("%s maps under %s", adopted ? "adopted pinned" : "created and pinned",
+		 o->pin_root);
+
+	if (o->uplink && attach_xdp(bpf_program__fd(xdp->progs.kvlb_xdp), o))
+		goto out;
+	for (i = 0; i < o->n_pod_ifaces; i++)
+		if (attach_tc(bpf_program__fd(tc->progs.kvlb_tc), o->pod_ifaces[i]))
+			goto out;
+	rc = 0;
+out:
+	/* The attachments and pins hold the programs and maps; kvlbd's own
+	 * file descriptors are not needed past this point. */
+	kvlb_tc__destroy(tc);
+	kvlb_xdp__destroy(xdp);
+	return rc;
+}
+
+int loader_cleanup(const struct loader_opts *o)
+{
+	char path[512];
+	size_t i;
+	int j, rc = 0;
+
+	if (o->uplink) {
+		int ifindex = (int)if_nametoindex(o->uplink);
+
+		if (ifindex && xdp_check_owner(ifindex, o->uplink, o->force) == 0 &&
+		    bpf_xdp_detach(ifindex, 0, NULL) == 0)
+			log_info("XDP detached from %s", o->uplink);
+	}
+	for (j = 0; j < o->n_pod_ifaces; j++) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = KVLB_TC_HANDLE,
+				    .priority = KVLB_TC_PRIO);
+
+		hook.ifindex = (int)if_nametoindex(o->pod_ifaces[j]);
+		if (hook.ifindex && bpf_tc_detach(&hook, &opts) == 0)
+			log_info("TC detached from %s", o->pod_ifaces[j]);
+	}
+	for (i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", o->pin_root, pinned_maps[i]);
+		if (unlink(path) && errno != ENOENT) {
+			log_err("removing %s: %s", path, strerror(errno));
+			rc = -1;
+		}
+	}
+	if (rmdir(o->pin_root) && errno != ENOENT) {
+		log_warn("removing %s: %s", o->pin_root, strerror(errno));
+	}
+	log_info("removed pinned maps under %s", o->pin_root);
+	return rc;
+}
