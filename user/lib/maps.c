@@ -319,8 +319,24 @@ static int read_vips(struct kvlb_handle *h, struct vip_entry *out, int max)
 
 static int ring_read_slot(struct kvlb_handle *h, __u32 slot, __u32 *ring)
 {
-	__u32 base = slot * KVLB_RING_SIZE, i;
+	__u32 base = slot * KVLB_RING_SIZE, i, count = KVLB_RING_SIZE, in = base - 1, out = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 *keys;
+	int ok = 0;
 
+	keys = malloc(KVLB_RING_SIZE * sizeof(*keys));
+	if (!keys)
+		return kvlb_fail("out of memory");
+	/* An array's batch starts after in_batch; none means from key 0. */
+	if (!bpf_map_lookup_batch(h->ring_fd, base ? &in : NULL, &out, keys, ring, &count, &opts) ||
+	    errno == ENOENT) {
+		ok = count == KVLB_RING_SIZE;
+		for (i = 0; ok && i < count; i++)
+			ok = keys[i] == base + i;
+	}
+	free(keys);
+	if (ok)
+		return 0;
 	for (i = 0; i < KVLB_RING_SIZE; i++) {
 		__u32 k = base + i;
 
@@ -811,6 +827,15 @@ int kvlb_backend_flags(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 		       const struct kvlb_endpoint *be, __u32 set, __u32 clear)
 {
 	return backend_edit(h, vip, be, BE_FLAGS, 0, set, clear);
+}
+
+int kvlb_backend_get(struct kvlb_handle *h, __u32 id, struct kvlb_backend *be)
+{
+	if (id >= KVLB_MAX_BACKENDS)
+		return kvlb_fail("backend id %u is out of range", id);
+	if (bpf_map_lookup_elem(h->backends_fd, &id, be))
+		return kvlb_fail("reading %s[%u]: %s", KVLB_MAP_BACKENDS, id, strerror(errno));
+	return 0;
 }
 
 int kvlb_backend_list(struct kvlb_handle *h, const struct kvlb_endpoint *vip,

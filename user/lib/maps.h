@@ -81,6 +81,8 @@ int kvlb_backend_weight(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 /* Set and clear KVLB_BE_F_DRAINING / KVLB_BE_F_DOWN; rebuilds the ring. */
 int kvlb_backend_flags(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 		       const struct kvlb_endpoint *be, __u32 set, __u32 clear);
+/* One backend slot by id (check KVLB_BE_F_IN_USE). */
+int kvlb_backend_get(struct kvlb_handle *h, __u32 id, struct kvlb_backend *be);
 /* vip NULL: all VIPs. Returns the count or -1; sorted by id. */
 int kvlb_backend_list(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 		      struct kvlb_backend_info *out, int max);

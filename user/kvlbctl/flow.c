@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* kvlbctl flows */
+#include <arpa/inet.h>
+#include <string.h>
+#include <time.h>
+#include "kvlbctl.h"
+
+struct flow_walk {
+	struct kv_ctx *c;
+	__u32 limit; /* 0: no limit */
+	__u32 shown;
+	__u64 now_ns;
+};
+
+static void flow_ep(const struct kvlb_addr *a, __be16 port, __u8 family, char *buf)
+{
+	struct kvlb_endpoint ep = {.addr = *a, .port = ntohs(port), .family = family};
+
+	kvlb_endpoint_format(&ep, buf, KVLB_ENDPOINT_STRLEN);
+}
+
+static int show_flow(const struct kvlb_flow_key *k, const struct kvlb_flow *f, void *arg)
+{
+	char cs[KVLB_ENDPOINT_STRLEN], vs[KVLB_ENDPOINT_STRLEN], bs[KVLB_ENDPOINT_STRLEN];
+	struct flow_walk *w = arg;
+	struct kvlb_backend be;
+	double idle;
+
+	flow_ep(&k->src, k->sport, k->family, cs);
+	flow_ep(&k->dst, k->dport, k->family, vs);
+	if (!kvlb_backend_get(&w->c->h, f->backend_id, &be) && (be.flags & KVLB_BE_F_IN_USE))
+		flow_ep(&be.addr, be.port, be.family, bs);
+	else
+		strcpy(bs, "-"); /* removed since: placed again on the next packet */
+	idle = w->now_ns > f->last_seen_ns ? (double)(w->now_ns - f->last_seen_ns) / 1e9 : 0;
+
+	if (w->c->json) {
+		struct json *j = &w->c->jw;
+
+		json_object_start(j);
+		json_kv_string(j, "client", cs);
+		json_kv_string(j, "vip", vs);
+		json_kv_string(j, "backend", bs);
+		json_kv_u64(j, "backend_id", f->backend_id);
+		json_kv_u64(j, "vip_index", f->vip_index);
+		json_kv_double(j, "idle_s", idle);
+		json_object_end(j);
+	} else {
+		if (w->shown == 0)
+			printf("%-48s %-48s %-48s %8s\n", "CLIENT", "VIP", "BACKEND", "IDLE");
+		printf("%-48s %-48s %-48s %7.1fs\n", cs, vs, bs, idle);
+	}
+	w->shown++;
+	return w->limit && w->shown >= w->limit;
+}
+
+int kv_flows(struct kv_ctx *c, int argc, char **argv)
+{
+	struct flow_walk w = {.c = c};
+	struct timespec ts;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--limit")) {
+			if (++i == argc)
+				return kv_usage(c, "--limit needs a number");
+			if (kv_parse_u32(c, "--limit", argv[i], 1, 0xffffffffu, &w.limit))
+				return KV_USAGE;
+		} else {
+			return kv_usage(c, "unexpected argument '%s'", argv[i]);
+		}
+	}
+	if (kv_open(c))
+		return KV_ERR;
+	/* bpf_ktime_get_ns() counts CLOCK_MONOTONIC. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	w.now_ns = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+	if (c->json)
+		json_array_start(&c->jw);
+	if (kvlb_flow_walk(&c->h, show_flow, &w) < 0) {
+		if (c->json) {
+			/* Keep stdout one JSON document: the error replaces the list. */
+			json_array_end(&c->jw);
+			json_finish(&c->jw);
+		}
+		return kv_fail(c, "%s", kvlb_error());
+	}
+	if (c->json) {
+		json_array_end(&c->jw);
+		json_finish(&c->jw);
+	}
+	return KV_OK;
+}
