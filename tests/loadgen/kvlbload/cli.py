@@ -172,7 +172,7 @@ def build_workload(a):
 def describe(reqs):
     texts_tokens = 0
     for r in reqs:
-        texts_tokens += len(r.prompt_text()) // workload.BYTES_PER_TOKEN
+        texts_tokens += boundmod.prompt_tokens(r.prompt_text())
     span = reqs[-1].arrival if reqs else 0.0
     return {"requests": len(reqs), "prompt_tokens": texts_tokens, "span_s": span,
             "offered_req_per_s": len(reqs) / span if span > 0 else None}
