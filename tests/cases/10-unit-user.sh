@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Userspace unit tests (Maglev table, endpoint parsing), built with
+# ASan/UBSan by tests/user.mk. Each binary prints its own PASS/FAIL lines.
+. "$(dirname "$0")/../lib.sh"
+
+rc=0
+for t in test_maglev test_endpoint; do
+	bin=$KVLB_BUILD/tests/$t
+	if [ ! -x "$bin" ]; then
+		fail "$t" "$bin is not built (run make $bin)"
+		rc=1
+		continue
+	fi
+	out=$("$bin" 2>&1)
+	status=$?
+	printf '%s\n' "$out"
+	if [ $status -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+		# A sanitizer report or crash ends the binary without a FAIL line.
+		fail "$t" "exited $status"
+	fi
+	[ $status -eq 0 ] || rc=1
+done
+exit $rc
