@@ -1,0 +1,24 @@
+#!/bin/busybox sh
+# /init of the vmtest initramfs: mount what the checks need, run them
+# (vmtest/guest.sh), power off. Runs before anything else exists, so only
+# busybox may be used until the applets are installed.
+/bin/busybox --install -s
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mkdir -p /dev/pts /root /var && ln -s /run /var/run
+mount -t devpts devpts /dev/pts
+
+mode=test build=build
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	kvlb.mode=*) mode=${arg#kvlb.mode=} ;;
+	kvlb.build=*) build=${arg#kvlb.build=} ;;
+	esac
+done
+cd /kvlb && /usr/bin/bash vmtest/guest.sh "$mode" "$build"
+sync
+poweroff -f

@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# The checks vmtest runs inside the guest (started by guest-init.sh from the
+# copy of the repository at /kvlb).
+#
+#   guest.sh MODE BUILD      MODE: test (everything) or stats (verifier figures only)
+#
+# Results go to the second serial port, one line each, for the host to read:
+#   PASS name | FAIL name: why | SKIP name: why   a check
+#   STAT line                                      a line of the verifier table
+#   LOG line                                       detail shown on failure
+#   @@DMESG-BEGIN ... @@DMESG-END                  the kernel log at the end
+#   @@DONE                                         the guest finished
+# Everything also goes to the console (first serial port), with command output.
+set -uo pipefail
+
+MODE=${1:-test}
+BUILD=${2:-build}
+REL=$(uname -r)
+MODDIR=/lib/modules/$REL
+# Modules to load; vmtest.sh copies them and their dependencies.
+MODULES="veth sch_ingress cls_bpf sch_netem"
+
+exec 3>/dev/ttyS1
+res() { echo "$*" >&3; echo "$*"; }
+pass() { res "PASS $*"; }
+fail() { res "FAIL $1: ${*:2}"; }
+skip() { res "SKIP $1: ${*:2}"; }
+log_lines() { sed 's/^/LOG /' >&3; }
+
+# wait_for TIMEOUT_S CMD...: poll CMD until it succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1)); shift
+	while ! "$@" 2>/dev/null; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.1
+	done
+}
+
+# ---------------------------------------------------------------- modules
+
+declare -A loaded
+# load_path PATH: insmod the module at PATH (relative to MODDIR) after
+# everything modules.dep says it needs. Compressed modules are unpacked first,
+# because insmod hands the kernel the bytes as they are on disk.
+load_path() {
+	local p=$1 d f name
+	[ -n "${loaded[$p]:-}" ] && return 0
+	for d in $(sed -n "s|^$p: *||p" "$MODDIR/modules.dep"); do
+		load_path "$d" || return 1
+	done
+	name=${p##*/}
+	name=${name%%.ko*}
+	if [ -d "/sys/module/${name//-/_}" ]; then
+		loaded[$p]=1
+		return 0
+	fi
+	f="$MODDIR/$p"
+	case "$p" in
+	*.ko.xz) unxz -c "$f" >/tmp/mod.ko || return 1; f=/tmp/mod.ko ;;
+	*.ko.gz) gunzip -c "$f" >/tmp/mod.ko || return 1; f=/tmp/mod.ko ;;
+	*.ko.zst) echo "no zstd decompressor in the guest for $p"; return 1 ;;
+	esac
+	insmod "$f" || return 1
+	loaded[$p]=1
+}
+
+# load_module NAME: built-in, already loaded, or found in modules.dep.
+load_module() {
+	local want=${1//-/_} p
+	[ -d "/sys/module/$want" ] && return 0
+	grep -qE "/$1\.ko" "$MODDIR/modules.builtin" 2>/dev/null && return 0
+	p=$(awk -F: -v w="$want" '{
+		n = $1; sub(/.*\//, "", n); sub(/\.ko(\.xz|\.zst|\.gz)?$/, "", n); gsub(/-/, "_", n)
+		if (n == w) { print $1; exit }
+	}' "$MODDIR/modules.dep")
+	[ -n "$p" ] || { echo "module $1 not in $MODDIR/modules.dep"; return 1; }
+	load_path "$p"
+}
+
+check_modules() {
+	local m bad=""
+	for m in $MODULES; do
+		load_module "$m" || bad="$bad $m"
+	done
+	if [ -z "$bad" ]; then
+		pass "kernel modules load ($MODULES)"
+	else
+		fail "kernel modules load" "could not load$bad"
+	fi
+}
+
+check_bpffs() {
+	mkdir -p /sys/fs/bpf
+	if mount -t bpf bpf /sys/fs/bpf; then
+		pass "bpffs mounts"
+	else
+		fail "bpffs mounts" "mount -t bpf failed"
+	fi
+}
+
+# ---------------------------------------------------------------- verifier
+
+check_verifier() {
+	local out rc line objs
+	objs=$(ls "$BUILD"/*.bpf.o "$BUILD/vmtest/probe.bpf.o")
+	out=$("$BUILD/vmtest/verifier_stats" $objs 2>/tmp/vs.err)
+	rc=$?
+	while IFS= read -r line; do
+		res "STAT $line"
+		set -- $line
+		case "$line" in
+		kernel*) ;;
+		*REFUSED*) fail "verifier accepts $2/$3" "${line#*REFUSED }" ;;
+		*) pass "verifier accepts $2/$3" ;;
+		esac
+	done <<<"$out"
+	[ -s /tmp/vs.err ] && log_lines </tmp/vs.err
+	[ $rc -eq 0 ] || [ -n "$out" ] || fail "verifier_stats" "exited $rc without output"
+}
+
+# ---------------------------------------------------------------- unit tests
+
+check_unit() {
+	local t="$BUILD/tests/test_bpf" out rc line fails=0 n=0
+	if [ ! -x "$t" ]; then
+		fail "BPF unit tests" "$t was not built"
+		return
+	fi
+	out=$("$t" --obj-dir "$BUILD" 2>&1)
+	rc=$?
+	echo "$out"
+	while IFS= read -r line; do
+		case "$line" in
+		"PASS "*) res "PASS test_bpf ${line#PASS }"; n=$((n + 1)) ;;
+		"SKIP "*) res "SKIP test_bpf ${line#SKIP }" ;;
+		"FAIL "*) res "FAIL test_bpf ${line#FAIL }"; fails=$((fails + 1)) ;;
+		esac
+	done <<<"$out"
+	if [ $rc -ne 0 ] && [ $fails -eq 0 ]; then
+		fail "BPF unit tests" "test_bpf exited $rc"
+		tail -n 20 <<<"$out" | log_lines
+	elif [ $rc -eq 0 ] && [ $n -eq 0 ]; then
+		fail "BPF unit tests" "test_bpf reported no PASS line"
+	fi
+}
+
+# ---------------------------------------------------------------- probe attach
+
+# innet NS CMD...: run CMD in network namespace NS but in this mount
+# namespace, so pinned objects under /sys/fs/bpf stay visible.
+# The command goes by its full path: busybox nsenter would otherwise run its
+# own applet of the same name (its tc knows no clsact).
+innet() {
+	local ns=$1 cmd
+	cmd=$(type -P "$2") || { echo "no $2"; return 127; }
+	shift 2
+	nsenter --net="/run/netns/$ns" "$cmd" "$@"
+}
+
+probe_count() {
+	bpftool -j map lookup pinned /sys/fs/bpf/vmtest-maps/probe_echo key "$1" 0 0 0 2>/dev/null |
+		sed -n 's/.*"value":\([0-9]*\).*/\1/p'
+}
+
+check_probe() {
+	local name="XDP and TC programs run on a veth" x t
+	ip netns add pa && ip netns add pb &&
+		ip link add va netns pa type veth peer name vb netns pb &&
+		ip -n pa addr add 198.51.100.1/24 dev va && ip -n pb addr add 198.51.100.2/24 dev vb &&
+		ip -n pa link set va up && ip -n pb link set vb up ||
+		{ fail "$name" "cannot build the veth pair"; return; }
+	bpftool prog loadall "$BUILD/vmtest/probe.bpf.o" /sys/fs/bpf/vmtest \
+		pinmaps /sys/fs/bpf/vmtest-maps ||
+		{ fail "$name" "bpftool prog loadall failed"; return; }
+	innet pb bpftool net attach xdp pinned /sys/fs/bpf/vmtest/probe_xdp dev vb ||
+		{ fail "$name" "XDP attach failed"; return; }
+	innet pb tc qdisc add dev vb clsact &&
+		innet pb tc filter add dev vb ingress bpf direct-action \
+			object-pinned /sys/fs/bpf/vmtest/probe_tc ||
+		{ fail "$name" "TC attach failed"; return; }
+	if ! innet pa ping -c 3 -W 5 198.51.100.2; then
+		fail "$name" "no ping answer through the attached programs"
+		return
+	fi
+	x=$(probe_count 0)
+	t=$(probe_count 1)
+	if [ "${x:-0}" -ge 3 ] && [ "${t:-0}" -ge 3 ]; then
+		pass "$name"
+	else
+		fail "$name" "echo requests counted: XDP ${x:-none}, TC ${t:-none}; want >= 3 each"
+	fi
+	ip netns del pa
+	ip netns del pb
+	rm -rf /sys/fs/bpf/vmtest /sys/fs/bpf/vmtest-maps
+}
+
+# ---------------------------------------------------------------- kvlbd end to end
+
+E2E=vm$$
+NPODS=3
+KVLBD_PID=
+
+e2e_cleanup() {
+	[ -n "$KVLBD_PID" ] && kill "$KVLBD_PID" 2>/dev/null && wait "$KVLBD_PID" 2>/dev/null
+	KVLBD_PID=
+	scripts/topo.sh down "$E2E" 2>/dev/null
+}
+
+pod_http() {
+	local i=$1 www=/tmp/www$1
+	mkdir -p "$www/cgi-bin"
+	# A CGI script, because busybox httpd only accepts POST for CGI.
+	printf '#!/bin/sh\ncat >/dev/null\nprintf "Content-Type: text/plain\\r\\n\\r\\npod%s\\n"\n' \
+		"$i" >"$www/cgi-bin/v1"
+	chmod +x "$www/cgi-bin/v1"
+	ip netns exec "$E2E-pod$i" httpd -p 8080 -h "$www"
+}
+
+post() {
+	ip netns exec "$E2E-client" wget -q -T 10 -O - --header 'Content-Type: application/json' \
+		--post-data "$2" "http://$1/cgi-bin/v1"
+}
+
+xdp_on_uplink() { ip -n "$E2E-node" link show up0 | grep -q xdp; }
+
+check_e2e() {
+	local name="kvlbd balances HTTP over namespaces" kvlbd="$BUILD/kvlbd" i ans k pods=""
+	local conf=/tmp/kvlbd.conf got1 got2
+	if [ ! -x "$kvlbd" ] || ! "$kvlbd" --help 2>&1 | grep -q -- '--config'; then
+		fail "$name" "$kvlbd is missing or has no --config option"
+		return
+	fi
+	scripts/topo.sh up "$E2E" "$NPODS" || { fail "$name" "topo.sh up failed"; e2e_cleanup; return; }
+	{
+		echo "uplink up0"
+		printf 'pod-iface'; for ((i = 1; i <= NPODS; i++)); do printf ' vp%d' $i; done; echo
+		echo "vip 192.0.2.10:80"
+		for ((i = 1; i <= NPODS; i++)); do echo "backend 203.0.113.$((10 + i)):8080 weight 1"; done
+	} >"$conf"
+	for ((i = 1; i <= NPODS; i++)); do pod_http $i; done
+	ip netns exec "$E2E-node" "$kvlbd" --config "$conf" --pin-root /sys/fs/bpf/kvlb-e2e \
+		>/tmp/kvlbd.log 2>&1 &
+	KVLBD_PID=$!
+	if ! wait_for 30 xdp_on_uplink; then
+		fail "$name" "kvlbd did not attach XDP to up0 within 30s"
+		tail -n 20 /tmp/kvlbd.log | log_lines
+		e2e_cleanup
+		return
+	fi
+	# Distinct conversations must spread over the pods; each answer must be whole.
+	for k in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		ans=$(post 192.0.2.10 "{\"model\":\"m\",\"prompt\":\"conversation $k: tell me about $((k * 7919))\"}")
+		case "$ans" in
+		pod[1-9]) pods="$pods $ans" ;;
+		*)
+			fail "$name" "request $k got '${ans:0:60}' instead of a pod's answer"
+			tail -n 20 /tmp/kvlbd.log | log_lines
+			e2e_cleanup
+			return
+			;;
+		esac
+	done
+	k=$(tr ' ' '\n' <<<"$pods" | sort -u | grep -c pod)
+	if [ "$k" -ge 2 ]; then
+		pass "$name (12 requests over $k of $NPODS pods)"
+	else
+		fail "$name" "12 distinct conversations all went to$pods"
+	fi
+	# The same conversation again must land where it went before.
+	got1=$(post 192.0.2.10 '{"model":"m","prompt":"one conversation, asked twice"}')
+	got2=$(post 192.0.2.10 '{"model":"m","prompt":"one conversation, asked twice"}')
+	if [ -n "$got1" ] && [ "$got1" = "$got2" ]; then
+		pass "kvlbd keeps a conversation on its pod"
+	else
+		fail "kvlbd keeps a conversation on its pod" "answers '$got1' then '$got2'"
+	fi
+	e2e_cleanup
+}
+
+# ---------------------------------------------------------------- main
+
+echo "vmtest guest: Linux $REL, mode $MODE"
+check_modules
+check_bpffs
+check_verifier
+if [ "$MODE" = test ]; then
+	check_unit
+	check_probe
+	check_e2e
+	echo "@@DMESG-BEGIN" >&3
+	dmesg >&3
+	echo "@@DMESG-END" >&3
+fi
+echo "@@DONE" >&3
