@@ -14,11 +14,14 @@
 #include "fwd.h"
 
 /* The backend of a flow: the recorded one while it exists, else a new
- * placement (first packet, LRU eviction, or a backend that was removed). */
+ * placement (first packet, LRU eviction, or a backend that was removed).
+ * A SYN always starts a new placement: its tuple may be a reused one whose
+ * old entry still sits in the LRU, bound to a backend since drained. */
 static __always_inline __u32 bind_flow(struct pkt *p, const struct kvlb_vip *vip,
 				       struct kvlb_stats *st, struct kvlb_backend **bep)
 {
-	struct kvlb_flow *f = flow_lookup(&p->key);
+	bool syn = (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+	struct kvlb_flow *f = syn ? NULL : flow_lookup(&p->key);
 	struct kvlb_backend *be;
 	__u32 id;
 

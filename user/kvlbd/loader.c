@@ -107,12 +107,18 @@ static int attach_tc(int prog_fd, const char *ifname)
 	if (!ifindex)
 		return -1;
 	hook.ifindex = ifindex;
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST) {
-		log_err("creating clsact on %s: %s", ifname, strerror(-err));
-		return -1;
-	}
+	/* On a restart the clsact qdisc is already there: replace the filter
+	 * first and create the qdisc only when that fails. */
 	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		err = bpf_tc_hook_create(&hook);
+		if (err && err != -EEXIST) {
+			log_err("creating clsact on %s: %s", ifname, strerror(-err));
+			return -1;
+		}
+		opts.prog_id = 0;
+		err = bpf_tc_attach(&hook, &opts);
+	}
 	if (err) {
 		log_err("attaching TC to %s: %s", ifname, strerror(-err));
 		return -1;

@@ -46,6 +46,12 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 {
 	enum log_level lvl = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
 
+	/* libbpf echoes the kernel's extended ack for every failed netlink
+	 * request, including those kvlbd expects and handles (a qdisc that is
+	 * not there yet); kvlbd logs the failures that matter itself. */
+	if (!strncmp(fmt, "Kernel error message", 20))
+		lvl = LOG_DEBUG;
+
 	log_vmsg(lvl, fmt, ap);
 	return 0;
 }
