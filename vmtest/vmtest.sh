@@ -19,7 +19,9 @@
 # BUG/WARNING/lockup/Oops lines.
 #
 # Prints one line per check, "PASS vmtest-K name" / "FAIL vmtest-K name: why"
-# / "SKIP ...". Exit status 1 when any check failed, 0 otherwise.
+# / "SKIP ...". Exit status 1 when any check failed, 0 otherwise, 2 on bad
+# usage or a missing build, 3 when this machine cannot run the VM at all (no
+# qemu, or the kernel package is neither in apt nor cached).
 #
 # --stats   only load the programs and print the verifier figures.
 #
@@ -54,6 +56,8 @@ rcu.*detected stall|blocked for more than|kernel BUG|Call Trace:|refcount_t:|UBS
 BAD_LOG=${BAD_LOG//$'\n'/}
 
 die() { echo "vmtest: $*" >&2; exit 2; }
+# cannot: this machine cannot run a VM test at all (exit 3, a reason to skip).
+cannot() { echo "vmtest: cannot run: $*" >&2; exit 3; }
 note() { echo "vmtest: $*" >&2; }
 
 # ---------------------------------------------------------------- kernels
@@ -72,7 +76,7 @@ fetch_series() {
 		# No package index (offline): use what an earlier run fetched.
 		root=$(ls -d "$CACHE"/root-"$series".*-cloud-amd64 "$CACHE"/root-"$series"-*cloud-amd64 \
 			2>/dev/null | sort -V | tail -1 || true)
-		[ -n "$root" ] || die "no package for Linux $series ($meta) in apt and none cached"
+		[ -n "$root" ] || cannot "no package for Linux $series ($meta) in apt and none cached"
 		note "apt knows no $meta; using cached $(basename "$root")"
 		echo "$root"
 		return
@@ -85,7 +89,7 @@ fetch_series() {
 			(cd "$CACHE/debs" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
 				{ apt-get update -qq >/dev/null 2>&1 &&
 				  (cd "$CACHE/debs" && apt-get download -q "$pkg" >/dev/null 2>&1); } ||
-				die "apt-get download $pkg failed"
+				cannot "apt-get download $pkg failed"
 			deb=$(ls "$CACHE/debs/${pkg}"_*.deb | head -1)
 		fi
 		extract_deb "$deb" "$root"
@@ -323,7 +327,7 @@ report() {
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--stats) MODE=stats; shift ;;
-	-h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	--) shift; break ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
@@ -331,10 +335,12 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || die "no kernel given (6.1, 6.12, a .deb or a vmlinuz path)"
 case "$ACCEL" in auto | kvm | tcg) ;; *) die "VMTEST_ACCEL must be auto, kvm or tcg" ;; esac
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (scripts/deps.sh)"
+command -v qemu-system-x86_64 >/dev/null || cannot "qemu-system-x86_64 is missing (scripts/deps.sh)"
 for f in "$BUILD/vmtest/verifier_stats" "$BUILD/vmtest/probe.bpf.o"; do
 	[ -e "$f" ] || die "$f is missing: run make first"
 done
+# A user who cannot write the shared cache keeps kernels in their own.
+mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ] || CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/kvlb-vmtest
 mkdir -p "$CACHE"
 
 status=0

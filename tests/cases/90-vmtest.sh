@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The BPF checks inside VMs on Debian 12's kernels (6.1 and 6.12): verifier
+# acceptance of every program, the BPF unit tests, a probe XDP/TC attach and
+# one kvlbd end-to-end test, and a kernel log free of BUG/WARNING/lockup.
+# Each kernel reports its own PASS/FAIL lines (vmtest/vmtest.sh).
+# VMTEST_KERNELS overrides the kernel list.
+. "$(dirname "$0")/../lib.sh"
+cd "$KVLB_TOP" || exit 1
+status=0
+for k in ${VMTEST_KERNELS:-6.1 6.12}; do
+	vmtest/vmtest.sh "$k"
+	rc=$?
+	case $rc in
+	0) ;;
+	3) skip "vmtest-$k" "this machine cannot boot it (reason above)" ;;
+	1) status=1 ;;
+	*) fail "vmtest-$k" "vmtest.sh exited $rc (reason above)"; status=1 ;;
+	esac
+done
+exit $status
