@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Read kvlb's pinned maps with bpftool alone, independently of libkvlb.
+
+Decodes the raw bytes with the layouts of include/kvlb.h, so tests can check
+what kvlbctl wrote without trusting kvlbctl's own reading of it.
+
+  kvlbmaps.py PIN_ROOT state            VIPs, backends, active ring of each VIP
+  kvlbmaps.py PIN_ROOT create           create empty maps (the sizes kvlbd uses)
+"""
+import ipaddress
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+RING_SIZE = 16381
+MAX_VIPS = 64
+NO_BACKEND = 0xFFFFFFFF
+F_IN_USE = 1
+
+MAPS = [  # name, type, key, value, entries
+    ("kvlb_vips", "hash", 20, 16, MAX_VIPS),
+    ("kvlb_backends", "array", 4, 32, 1024),
+    ("kvlb_ring", "array", 4, 4, MAX_VIPS * 2 * RING_SIZE),
+    ("kvlb_flows", "lru_hash", 40, 16, 4096),
+    ("kvlb_nat_rev", "lru_hash", 40, 24, 4096),
+    ("kvlb_stats", "percpu_array", 4, 256, 1),
+    ("kvlb_config", "array", 4, 64, 1),
+]
+
+
+def bpftool(*args):
+    out = subprocess.run(["bpftool", "-j", *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout) if out.stdout.strip() else None
+
+
+def raw(hexlist):
+    return bytes(int(b, 16) for b in hexlist)
+
+
+def addr(b, family):
+    if family == 2:
+        return str(ipaddress.IPv4Address(b[:4]))
+    return str(ipaddress.IPv6Address(b[:16]))
+
+
+def endpoint(b, port, family):
+    a = addr(b, family)
+    return f"[{a}]:{port}" if family == 10 else f"{a}:{port}"
+
+
+def vips(pin):
+    out = []
+    for e in bpftool("map", "dump", "pinned", f"{pin}/kvlb_vips"):
+        k, v = raw(e["key"]), raw(e["value"])
+        port = struct.unpack(">H", k[16:18])[0]
+        proto, family = k[18], k[19]
+        index, ring_slot, flags, n = struct.unpack("<4I", v)
+        out.append({"vip": endpoint(k, port, family), "proto": proto, "family": family,
+                    "index": index, "ring_slot": ring_slot, "flags": flags,
+                    "n_backends": n, "key_hex": k.hex()})
+    return sorted(out, key=lambda x: x["index"])
+
+
+def backends(pin):
+    out = {}
+    for e in bpftool("map", "dump", "pinned", f"{pin}/kvlb_backends"):
+        k, v = raw(e["key"]), raw(e["value"])
+        bid = struct.unpack("<I", k)[0]
+        port = struct.unpack(">H", v[16:18])[0]
+        family = v[18]
+        vip_index, weight, flags = struct.unpack("<3I", v[20:32])
+        if flags == 0 and v == bytes(32):
+            continue
+        out[bid] = {"backend": endpoint(v, port, family) if family else None,
+                    "vip_index": vip_index, "weight": weight, "flags": flags}
+    return out
+
+
+def ring(pin, slot):
+    """The RING_SIZE entries of one ring slot, in one bpftool process."""
+    with tempfile.NamedTemporaryFile("w", suffix=".batch") as f:
+        for i in range(slot * RING_SIZE, (slot + 1) * RING_SIZE):
+            key = " ".join(str(x) for x in struct.pack("<I", i))
+            f.write(f"map lookup pinned {pin}/kvlb_ring key {key}\n")
+        f.flush()
+        res = bpftool("batch", "file", f.name)
+    return [struct.unpack("<I", raw(r["output"]["value"]))[0] for r in res]
+
+
+def state(pin):
+    v = vips(pin)
+    s = {"vips": v, "backends": backends(pin), "rings": {}}
+    for x in v:
+        s["rings"][x["vip"]] = ring(pin, x["ring_slot"])
+    return s
+
+
+def create(pin):
+    os.makedirs(pin, exist_ok=True)
+    for name, typ, k, v, n in MAPS:
+        subprocess.run(["bpftool", "map", "create", f"{pin}/{name}", "type", typ, "key",
+                        str(k), "value", str(v), "entries", str(n), "name", name], check=True)
+
+
+if __name__ == "__main__":
+    pin, what = sys.argv[1], sys.argv[2]
+    if what == "create":
+        create(pin)
+    elif what == "state":
+        json.dump(state(pin), sys.stdout, sort_keys=True)
+        print()
+    else:
+        sys.exit(f"unknown request {what}")
