@@ -37,11 +37,17 @@ policies=client-rr,haproxy-rr,haproxy-leastconn,haproxy-hash-1k,haproxy-hash-4k,
 # workload so that the pods together hold about half of what the workload
 # could reuse: routing has to matter.
 BLOCK=16
-EMU_ARGS=(--block-size "$BLOCK" --max-batch 32 --prefill-rate 8000 --decode-rate 40)
-# built-in: 3000 requests, ~700 s of conversations; 4 x 4096 blocks of 16 tokens
-GEN_CACHE=4096 GEN_SCALE=20
-# Mooncake: ~1.8M distinct 16-token blocks in the first 3000 requests (987 s)
-TRACE_CACHE=200000 TRACE_SCALE=25
+EMU_ARGS=(--model kvlb-emu --block-size "$BLOCK" --max-batch 32 --decode-rate 40
+	--max-model-len 262144)
+# built-in: 3000 requests over ~700 s, ~11.7M prompt tokens (~17k a second);
+# 4 x 4096 blocks of 16 tokens; the default prefill rate leaves the pods
+# about a third busy
+GEN_CACHE=4096 GEN_SCALE=20 GEN_PREFILL=8000
+# Mooncake: the first 3000 requests span 987 s with 40.5M prompt tokens
+# (41k a second, ~1.8M distinct 16-token blocks): four pods of the default
+# 8000 tokens/s would be saturated even at the bound's hit rate, so they
+# prefill 20000/s here (about half busy)
+TRACE_CACHE=200000 TRACE_SCALE=25 TRACE_PREFILL=20000
 
 die() { echo "bench-affinity: $*" >&2; exit 2; }
 usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
@@ -105,11 +111,12 @@ wait_for() {
 	done
 }
 
-start_servers() { # CACHE_BLOCKS TIME_SCALE
+start_servers() { # CACHE_BLOCKS TIME_SCALE PREFILL_RATE
 	local i
 	for ((i = 1; i <= pods; i++)); do
 		ip netns exec "$NAME-pod$i" "$EMU" --listen "$(pod_addr "$i"):8000" --name "pod$i" \
-			--cache-blocks "$1" --time-scale "$2" --seed "$i" "${EMU_ARGS[@]}" \
+			--cache-blocks "$1" --time-scale "$2" --prefill-rate "$3" --seed "$i" \
+			"${EMU_ARGS[@]}" \
 			>"$WORK/emu$i.log" 2>&1 &
 		emu_pids+=($!)
 	done
@@ -152,10 +159,10 @@ hash_balance() {
 
 rows=()
 
-run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE BOUND LOAD-ARGS...
-	local pol=$1 wl=$2 cache=$3 scale=$4 bound=$5 target
-	shift 5
-	start_servers "$cache" "$scale"
+run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE PREFILL BOUND LOAD-ARGS...
+	local pol=$1 wl=$2 cache=$3 scale=$4 prefill=$5 bound=$6 target
+	shift 6
+	start_servers "$cache" "$scale" "$prefill"
 	case "$pol" in
 	client-rr)
 		local urls= i
@@ -183,14 +190,15 @@ run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE BOUND LOAD-ARGS...
 	rows+=("$(jq -r --arg wl "$wl" --argjson b "$bound" '[$wl, .label,
 		(100 * .hit_rate | tostring),
 		(if $b > 0 then 100 * .hit_rate / $b else 0 end | tostring),
+		(.emu_ttft_ms_p50 // 0 | tostring), (.emu_ttft_ms_p99 // 0 | tostring),
 		(.ttft_ms_p50 // 0 | tostring), (.ttft_ms_p99 // 0 | tostring),
 		(.max_mean_load // 0 | tostring), (.req_per_s | tostring),
 		(.failed | tostring), (.requests | tostring)] | join("\t")' "$out")")
 }
 
-run_workload() { # LABEL CACHE SCALE LOAD-ARGS...
-	local wl=$1 cache=$2 scale=$3 pol bj
-	shift 3
+run_workload() { # LABEL CACHE SCALE PREFILL LOAD-ARGS...
+	local wl=$1 cache=$2 scale=$3 prefill=$4 pol bj
+	shift 4
 	bj=$("$LOAD" --bound-only --json --pool-blocks $((cache * pods)) --block-size "$BLOCK" \
 		--time-scale "$scale" "$@") || die "$wl: cannot build the workload"
 	local b req tok span
@@ -198,11 +206,12 @@ run_workload() { # LABEL CACHE SCALE LOAD-ARGS...
 	req=$(jq -r '.workload.requests' <<<"$bj")
 	tok=$(jq -r '.workload.prompt_tokens' <<<"$bj")
 	span=$(jq -r '.workload.span_s' <<<"$bj")
-	headers+=("$(printf '%s: %d requests, %d prompt tokens, sent over %.0f s (time-scale %s); %d pods x %d cache blocks of %d tokens; pooled-cache bound %.1f%%' \
-		"$wl" "$req" "$tok" "$span" "$scale" "$pods" "$cache" "$BLOCK" "$(jq -n "100 * $b")")")
+	headers+=("$(printf '%s: %d requests, %d prompt tokens, sent over %.0f s (time-scale %s);\n  %d pods x %d cache blocks of %d tokens, prefill %d tokens/s; pooled-cache bound %.1f%%' \
+		"$wl" "$req" "$tok" "$span" "$scale" "$pods" "$cache" "$BLOCK" "$prefill" \
+		"$(jq -n "100 * $b")")")
 	IFS=, read -ra pl <<<"$policies"
 	for pol in "${pl[@]}"; do
-		run_policy "$pol" "$wl" "$cache" "$scale" "$b" "$@"
+		run_policy "$pol" "$wl" "$cache" "$scale" "$prefill" "$b" "$@"
 	done
 }
 
@@ -211,16 +220,17 @@ print_table() {
 	echo
 	for h in "${headers[@]}"; do echo "$h"; done
 	echo
-	printf '%-9s %-18s %8s %8s %9s %9s %8s %7s %6s\n' workload policy "hit" "%bound" \
-		"TTFT p50" "TTFT p99" "max/mean" "req/s" failed
-	printf '%-9s %-18s %8s %8s %9s %9s %8s %7s %6s\n' "" "" "" "" ms ms load "" ""
+	printf '%-9s %-18s %7s %7s %9s %9s %9s %9s %8s %6s %6s\n' workload policy "hit" "%bound" \
+		"TTFT p50" "TTFT p99" "wall p50" "wall p99" "max/mean" "req/s" failed
+	printf '%-9s %-18s %7s %7s %9s %9s %9s %9s %8s %6s %6s\n' "" "" "" "" "ms emu" "ms emu" \
+		"ms" "ms" "load" "" ""
 	for r in "${rows[@]}"; do
 		IFS=$'\t' read -ra f <<<"$r"
 		if [ "${#f[@]}" -eq 3 ]; then
 			printf '%-9s %-18s %s\n' "${f[0]}" "${f[1]}" "${f[2]}"
 			continue
 		fi
-		printf '%-9s %-18s %7.1f%% %7.1f%% %9.1f %9.1f %8.2f %7.1f %6d\n' "${f[@]:0:9}"
+		printf '%-9s %-18s %6.1f%% %6.1f%% %9.0f %9.0f %9.1f %9.1f %8.2f %6.1f %6d\n' "${f[@]:0:11}"
 	done
 }
 
@@ -231,13 +241,15 @@ ip netns exec "$NAME-node" ip addr add "$VIP/32" dev lo
 ip netns exec "$NAME-client" ip route add 203.0.113.0/24 via 198.51.100.1
 
 start=$SECONDS
-run_workload built-in "$GEN_CACHE" "$GEN_SCALE" --requests "$gen_n" --seed 1
-[ -n "$trace" ] && run_workload mooncake "$TRACE_CACHE" "$TRACE_SCALE" --trace "$trace" \
+run_workload built-in "$GEN_CACHE" "$GEN_SCALE" "$GEN_PREFILL" --requests "$gen_n" --seed 1
+[ -n "$trace" ] && run_workload mooncake "$TRACE_CACHE" "$TRACE_SCALE" "$TRACE_PREFILL" --trace "$trace" \
 	--requests "$trace_n"
 print_table
 echo
 echo "hit = cached / prompt tokens (server usage); %bound = hit / pooled-cache bound (one LRU"
-echo "cache of all pods' blocks, same workload in arrival order); TTFT = client-side time to"
-echo "first streamed event; max/mean = busiest pod's requests / mean over $pods pods;"
+echo "cache of all pods' blocks, same workload in arrival order); TTFT = the emulator's time to"
+echo "first token in emulated ms (queueing + prefill of the uncached part; x-kvlb-ttft-ms);"
+echo "wall = client-side time to the first streamed event, real ms at the compressed rate,"
+echo "proxy included; max/mean = busiest pod's requests / mean over $pods pods;"
 echo "haproxy-hash-N = balance hash req.body,bytes(0,N), hash-type consistent, hash-balance-factor 125."
 echo "total $((SECONDS - start)) s"
