@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# kvlbd and its configuration: --check, a rejected config at start, SIGHUP
+# reloads that apply a good file and reject a bad one without touching the
+# running state, and --cleanup.
+. "$(dirname "$0")/../lib.sh"
+need_root kvlbd-config
+ensure_bpffs
+
+T=cfg$$
+PIN=/sys/fs/bpf/kvlb-$T
+WORK=$(mktemp -d /tmp/kvlb-$T.XXXX)
+KVLBD=$KVLB_BUILD/kvlbd
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	"$KVLB_TOP/scripts/topo.sh" down "$T"
+	"$KVLBD" --cleanup --pin-root "$PIN" >/dev/null 2>&1
+	rm -rf "$WORK" "$PIN"
+}
+trap cleanup EXIT
+ctl() { "$KVLB_BUILD/kvlbctl" --pin-root "$PIN" "$@"; }
+backends() { ctl -j backend list | jq -r '[.[].backend] | sort | join(",")'; }
+
+"$KVLB_TOP/scripts/topo.sh" up "$T" 2
+
+cat >"$WORK/good.conf" <<'CONF'
+uplink up0
+pod-iface vp1 vp2
+vip 192.0.2.10:80
+backend 203.0.113.11:8080
+backend 203.0.113.12:8080 weight 2
+CONF
+printf 'uplink up0\nvip 192.0.2.10:80\nbackend 203.0.113.11:8080 weight many\n' >"$WORK/bad.conf"
+
+# --check
+out=$("$KVLBD" --check --config "$WORK/good.conf" 2>&1)
+[[ $out == *"OK (1 VIPs, 2 backends)"* ]] && pass kvlbd-check-good || fail kvlbd-check-good "$out"
+out=$("$KVLBD" --check --config "$WORK/bad.conf" 2>&1); rc=$?
+if [ $rc -eq 2 ] && [[ $out == *"bad.conf:3: backend: weight must be 1..65535, not 'many'"* ]]; then
+	pass kvlbd-check-bad-names-line-and-reason
+else
+	fail kvlbd-check-bad-names-line-and-reason "rc=$rc: $out"
+fi
+out=$("$KVLBD" --bogus 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ $out == *"--help"* ]] && pass kvlbd-bad-option || fail kvlbd-bad-option "rc=$rc: $out"
+"$KVLBD" --help | grep -q 'SIGHUP' && pass kvlbd-help || fail kvlbd-help "no help text"
+
+# A bad config at start: nothing loaded, nothing pinned.
+nsenter --net=/run/netns/$T-node "$KVLBD" --config "$WORK/bad.conf" --pin-root "$PIN" \
+	>"$WORK/bad.log" 2>&1; rc=$?
+if [ $rc -eq 2 ] && [ ! -e "$PIN/kvlb_flows" ]; then
+	pass kvlbd-bad-config-at-start-refused
+else
+	fail kvlbd-bad-config-at-start-refused "rc=$rc, pins: $(ls "$PIN" 2>&1)"
+fi
+
+cp "$WORK/good.conf" "$WORK/kvlb.conf"
+nsenter --net=/run/netns/$T-node "$KVLBD" --config "$WORK/kvlb.conf" --pin-root "$PIN" \
+	>"$WORK/kvlbd.log" 2>&1 &
+pid=$!
+applied() { [ "$(grep -c 'config applied' "$WORK/kvlbd.log")" -ge "$1" ]; }
+rejected() { [ "$(grep -c 'config rejected' "$WORK/kvlbd.log")" -ge "$1" ]; }
+wait_for 10 applied 1 || { fail kvlbd-start "$(cat "$WORK/kvlbd.log")"; exit 1; }
+[ "$(backends)" = "203.0.113.11:8080,203.0.113.12:8080" ] && pass kvlbd-start-applies-config ||
+	fail kvlbd-start-applies-config "backends: $(backends)"
+
+# SIGHUP with a changed file: a backend swapped, weight changed.
+cat >"$WORK/kvlb.conf" <<'CONF'
+uplink up0
+pod-iface vp1 vp2
+vip 192.0.2.10:80
+backend 203.0.113.12:8080 weight 5
+backend 203.0.113.13:8080
+vip [2001:db8:a::10]:80
+backend [2001:db8:b::11]:8080
+CONF
+kill -HUP $pid
+wait_for 10 applied 2
+got=$(ctl -j backend list | jq -r '[.[] | "\(.backend)/\(.weight)"] | sort | join(",")')
+want='203.0.113.12:8080/5,203.0.113.13:8080/1,[2001:db8:b::11]:8080/1'
+[ "$got" = "$want" ] && pass kvlbd-sighup-reload || fail kvlbd-sighup-reload "got $got"
+
+# SIGHUP with a broken file: rejected with line and reason, state untouched.
+before=$(ctl -j backend list; ctl -j vip list)
+cp "$WORK/bad.conf" "$WORK/kvlb.conf"
+kill -HUP $pid
+wait_for 10 rejected 1
+after=$(ctl -j backend list; ctl -j vip list)
+if grep -q "kvlb.conf:3: backend: weight must be" "$WORK/kvlbd.log" && [ "$before" = "$after" ]; then
+	pass kvlbd-sighup-bad-config-keeps-state
+else
+	fail kvlbd-sighup-bad-config-keeps-state "log: $(tail -3 "$WORK/kvlbd.log")"
+fi
+kill -0 $pid && pass kvlbd-survives-bad-reload || fail kvlbd-survives-bad-reload "kvlbd died"
+
+kill -TERM $pid; wait $pid; pid=
+"$KVLBD" --cleanup --pin-root "$PIN" >/dev/null 2>&1
+[ ! -e "$PIN" ] && pass kvlbd-cleanup-removes-pins || fail kvlbd-cleanup-removes-pins "$(ls "$PIN")"
