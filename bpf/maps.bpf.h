@@ -77,4 +77,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvlb_config SEC(".maps");
 
+/* Load per backend id. The scraper in kvlbd writes the scraped fields; the
+ * data path adds what it binds to bound_tokens (see kvlb.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct kvlb_backend_load);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_backend_load SEC(".maps");
+
+/* The learned prefix table: chunk-chain hash -> backend it was sent to.
+ * Written by the HTTP-aware choice; LRU, so cold conversations age out;
+ * flushed by kvlbctl. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KVLB_MAX_PREFIXES);
+	__type(key, __u64);
+	__type(value, struct kvlb_prefix_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_prefix SEC(".maps");
+
 #endif

@@ -28,12 +28,15 @@
 #define KVLB_MAP_NAT_REV   "kvlb_nat_rev"
 #define KVLB_MAP_STATS     "kvlb_stats"
 #define KVLB_MAP_CONFIG    "kvlb_config"
+#define KVLB_MAP_BACKEND_LOAD "kvlb_backend_load"
+#define KVLB_MAP_PREFIX    "kvlb_prefix"
 
 /* Hard limits. Changing one changes a map size: bump KVLB_MAP_ABI. */
 #define KVLB_MAX_VIPS      64	 /* service addresses balanced by one node */
 #define KVLB_MAX_BACKENDS  1024	 /* backend slots, shared by all VIPs */
 #define KVLB_RING_SIZE     16381 /* Maglev table per VIP: a prime > 100 x backends per VIP */
 #define KVLB_MAX_FLOWS     262144 /* LRU flow entries (each direction) */
+#define KVLB_MAX_PREFIXES  65536 /* LRU prefix-table entries (chain hash -> backend) */
 
 /*
  * Each VIP owns two ring slots; kvlbd/kvlbctl write a new ring into the
@@ -124,10 +127,79 @@ struct kvlb_nat {
 	__u32 backend_id;
 };
 
+/*
+ * Prompt-size histogram buckets (kvlb_backend_load.prompt_hist). Bucket b
+ * counts prompts of [2^(b+6), 2^(b+7)) tokens; bucket 0 also takes every
+ * prompt under 64 tokens and bucket 15 every prompt of 2^21 tokens or more.
+ */
+#define KVLB_PROMPT_HIST_BUCKETS 16
+
+/*
+ * kvlb_backend_load value (array indexed by backend id, like kvlb_backends).
+ *
+ * Who writes what:
+ *  - kvlbd's scraper writes running, waiting, kv_usage_ppm,
+ *    bytes_per_token_x100, load_score, scrape_ns and prompt_hist from the
+ *    backend's /metrics, and resets bound_tokens to 0 on each scrape (the
+ *    scraped figures now include what was bound before).
+ *  - The data path only adds to bound_tokens (__sync_fetch_and_add) the
+ *    estimated cost of each request it binds, so a burst between two scrapes
+ *    is visible at once.
+ *  - The choice reads load_score + bound_tokens as the backend's load.
+ */
+struct kvlb_backend_load {
+	__u32 running; /* requests being decoded */
+	__u32 waiting; /* requests queued */
+	__u32 kv_usage_ppm; /* KV-cache usage, parts per million */
+	__u32 bytes_per_token_x100; /* request bytes per prompt token, x100 (0 = unknown) */
+	__u64 load_score; /* scraped load in token units */
+	__u64 bound_tokens; /* token units bound by the data path since scrape_ns */
+	__u64 scrape_ns; /* CLOCK_MONOTONIC time of the last good scrape; 0 = never */
+	__u64 prompt_hist[KVLB_PROMPT_HIST_BUCKETS]; /* prompts per size bucket */
+};
+
+/* kvlb_prefix key is the __u64 chain hash (see bpf/prefix.h); value: */
+struct kvlb_prefix_entry {
+	__u32 backend_id; /* where the chain was last sent */
+	__u32 depth; /* 1-based chunk index of this chain hash */
+	__u64 last_use_ns; /* bpf_ktime_get_ns() of the last match or insert */
+};
+
+/* kvlb_config.flags */
+#define KVLB_CFG_F_NO_PREFIX   (1u << 0) /* ignore the prefix table: ring only */
+#define KVLB_CFG_F_NO_AFFINITY (1u << 1) /* ignore prompt_cache_key and the header */
+
+/* Knob defaults, written by kvlbd when the config entry is all zero. */
+#define KVLB_DEF_FLOW_IDLE_TIMEOUT_S 120
+#define KVLB_DEF_CHUNK_SIZE          256 /* bytes of raw JSON per chunk */
+#define KVLB_DEF_PREFIX_DEPTH        16 /* chain hashes kept per request */
+#define KVLB_DEF_HOLD_LIMIT          8192 /* bytes held before choosing anyway */
+#define KVLB_DEF_LOAD_BOUND_PCT      125 /* c = 1.25 */
+#define KVLB_DEF_WALK_LIMIT          8 /* ring positions tried on a miss */
+#define KVLB_DEF_AFFINITY_HEADER     "x-session-id"
+
+/* Knob limits (kvlbctl refuses values outside, the data path clamps). */
+#define KVLB_CHUNK_MIN        16
+#define KVLB_CHUNK_MAX        4096
+#define KVLB_PREFIX_DEPTH_MAX 32
+#define KVLB_HOLD_MIN         512
+#define KVLB_HOLD_MAX         65536
+#define KVLB_LOAD_BOUND_MIN   100
+#define KVLB_LOAD_BOUND_MAX   10000
+#define KVLB_WALK_MAX         32
+#define KVLB_AFFINITY_HDR_MAX 32 /* bytes, including the terminating NUL */
+
 /* kvlb_config (array, one entry): live tunables, edited by kvlbctl. */
 struct kvlb_config {
 	__u32 flow_idle_timeout_s; /* a flow idle this long is re-placed */
-	__u32 reserved[15]; /* room for the HTTP-aware knobs */
+	__u32 chunk_size; /* bytes per prefix-chain chunk */
+	__u32 prefix_depth; /* chain hashes computed and looked up, <= 32 */
+	__u32 hold_limit; /* bytes of request held before choosing anyway */
+	__u32 load_bound_pct; /* c x 100: skip a backend above c x mean load */
+	__u32 walk_limit; /* ring positions tried on a prefix miss */
+	__u32 flags; /* KVLB_CFG_F_* */
+	__u32 reserved; /* zero */
+	char affinity_header[KVLB_AFFINITY_HDR_MAX]; /* lower case, NUL-terminated; "" = none */
 };
 
 /*
@@ -179,6 +251,8 @@ _Static_assert(sizeof(struct kvlb_flow_key) == 40, "kvlb_flow_key layout");
 _Static_assert(sizeof(struct kvlb_flow) == 16, "kvlb_flow layout");
 _Static_assert(sizeof(struct kvlb_nat) == 24, "kvlb_nat layout");
 _Static_assert(sizeof(struct kvlb_config) == 64, "kvlb_config layout");
+_Static_assert(sizeof(struct kvlb_backend_load) == 168, "kvlb_backend_load layout");
+_Static_assert(sizeof(struct kvlb_prefix_entry) == 16, "kvlb_prefix_entry layout");
 _Static_assert(sizeof(struct kvlb_stats) == 32 * 8, "kvlb_stats layout");
 
 #endif /* KVLB_H */
