@@ -204,6 +204,9 @@ build_initramfs() {
 		copy_prog "$f" "$dir"
 	done
 	copy_modules "$dir"
+	# system() and scripts run /bin/sh; busybox's shell would run its own
+	# applets (ip, tc, sysctl) before the real tools in PATH, so sh is bash.
+	ln -s /usr/bin/bash "$dir/bin/sh"
 	echo "root:x:0:0:root:/root:/bin/sh" >"$dir/etc/passwd"
 	echo "root:x:0:" >"$dir/etc/group"
 
@@ -311,9 +314,6 @@ report() {
 	name="kernel log has no BUG/WARNING/lockup"
 	if [ -z "$bad" ]; then
 		echo "PASS vmtest-$label $name"
-	elif ! grep -q '^@@DMESG-BEGIN' "$res.txt" && [ $failed -eq 0 ]; then
-		echo "FAIL vmtest-$label $name: $(head -1 <<<"$bad")"
-		failed=1
 	else
 		echo "FAIL vmtest-$label $name: $(head -1 <<<"$bad")"
 		sed 's/^/  dmesg| /' <<<"$bad" | head -20 >&2
