@@ -114,10 +114,10 @@ static void admit(struct emu_sched *s, struct emu_job *job, double now)
 	arm(s, job, job->first_token);
 }
 
-static void try_schedule(struct emu_sched *s)
+/* @now is passed in so that a job admitted on arrival has no queueing time at all. */
+static void try_schedule(struct emu_sched *s, double now)
 {
 	struct emu_job *job;
-	double now = sched_now(s);
 
 	while (s->n_running < s->cfg.max_batch && (job = TAILQ_FIRST(&s->waiting))) {
 		TAILQ_REMOVE(&s->waiting, job, link);
@@ -162,7 +162,7 @@ static void finish(struct emu_sched *s, struct emu_job *job)
 	hist_observe(&m->v_inference, job->finish - job->admitted, 1);
 	job->due = out;
 	job->progress(job, out, true); /* the job is gone after this */
-	try_schedule(s);
+	try_schedule(s, sched_now(s));
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -210,7 +210,7 @@ void sched_submit(struct emu_sched *s, struct emu_job *job)
 	job->state = JOB_WAITING;
 	TAILQ_INSERT_TAIL(&s->waiting, job, link);
 	s->n_waiting++;
-	try_schedule(s);
+	try_schedule(s, job->arrival);
 }
 
 void sched_abort(struct emu_sched *s, struct emu_job *job)
@@ -229,7 +229,7 @@ void sched_abort(struct emu_sched *s, struct emu_job *job)
 		return;
 	}
 	s->metrics.finished[EMU_FINISH_ABORT]++;
-	try_schedule(s);
+	try_schedule(s, sched_now(s));
 }
 
 void sched_gauges(const struct emu_sched *s, struct emu_gauges *g)
