@@ -25,7 +25,8 @@ static int open_obj(const char *path, struct bpf_object **objp)
 		return err;
 	}
 	/* No pinning: the test's maps must be its own, not kvlbd's. */
-	bpf_object__for_each_map(m, obj) {
+	bpf_object__for_each_map(m, obj)
+	{
 		err = bpf_map__set_pin_path(m, NULL);
 		if (err) {
 			bpf_object__close(obj);
@@ -70,7 +71,8 @@ int kt_load(struct kt *t, const char *obj_dir)
 	err = open_obj(path, &t->tc_obj);
 	if (err)
 		goto fail;
-	bpf_object__for_each_map(m, t->tc_obj) {
+	bpf_object__for_each_map(m, t->tc_obj)
+	{
 		int fd = map_fd(t->xdp_obj, bpf_map__name(m));
 
 		if (fd < 0)
@@ -168,26 +170,49 @@ int kt_fill_slot(const struct kt *t, uint32_t slot, uint32_t id)
 
 int kt_clear_map(int fd, size_t key_size)
 {
-	unsigned char key[64], next[64];
-	void *prev = NULL;
+	unsigned char *keys = NULL, *prev = NULL, *grown;
+	size_t n = 0, cap = 0, i;
+	int err = 0;
 
-	if (key_size > sizeof(key))
-		return -EINVAL;
-	/* Always restart from the first key: deleting invalidates the walk. */
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(key, next, key_size);
-		if (bpf_map_delete_elem(fd, key))
-			return -errno;
+	/* Collect first, then delete: a walk restarted after every delete
+	 * would scan the whole bucket array each time. */
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(keys, cap * key_size);
+			if (!grown) {
+				err = -ENOMEM;
+				goto out;
+			}
+			keys = grown;
+		}
+		prev = n ? keys + (n - 1) * key_size : NULL;
+		if (bpf_map_get_next_key(fd, prev, keys + n * key_size))
+			break;
+		n++;
 	}
-	return 0;
+	for (i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, keys + i * key_size) && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+out:
+	free(keys);
+	return err;
 }
 
 int kt_run_xdp(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *out,
 	       size_t *out_len, uint32_t *retval, uint32_t *duration)
 {
-	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
-		    .data_out = out, .data_size_out = (__u32)*out_len, .repeat = 1);
+	struct xdp_md ctx = {.data_end = (__u32)len, .ingress_ifindex = ifindex};
+	struct bpf_test_run_opts o = {
+	    .sz = sizeof(o),
+	    .data_in = in,
+	    .data_size_in = (__u32)len,
+	    .data_out = out,
+	    .data_size_out = (__u32)*out_len,
+	    .repeat = 1,
+	};
 	int err;
 
 	if (ifindex) {
@@ -204,12 +229,18 @@ int kt_run_xdp(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *
 	return 0;
 }
 
-int kt_run_tc(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *out,
-	      size_t *out_len, uint32_t *retval, uint32_t *duration)
+int kt_run_tc(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *out, size_t *out_len,
+	      uint32_t *retval, uint32_t *duration)
 {
-	struct __sk_buff ctx = { .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
-		    .data_out = out, .data_size_out = (__u32)*out_len, .repeat = 1);
+	struct __sk_buff ctx = {.ingress_ifindex = ifindex};
+	struct bpf_test_run_opts o = {
+	    .sz = sizeof(o),
+	    .data_in = in,
+	    .data_size_in = (__u32)len,
+	    .data_out = out,
+	    .data_size_out = (__u32)*out_len,
+	    .repeat = 1,
+	};
 	int err;
 
 	if (ifindex) {
@@ -263,24 +294,24 @@ int kt_sysctl(const char *path, const char *val)
 int kt_net_setup(char *err, size_t errlen)
 {
 	static const char *const cmds[] = {
-		"ip link set lo up",
-		"ip link add kvin address 02:00:00:00:aa:01 type veth peer name kvin-p",
-		"ip link add kvpod address 02:00:00:00:bb:01 type veth peer name kvpod-p",
-		"ip link set kvin up",
-		"ip link set kvin-p up",
-		"ip link set kvpod up",
-		"ip link set kvpod-p up",
-		"ip route add 203.0.113.11/32 dev kvpod",
-		"ip neigh replace 203.0.113.11 lladdr 02:00:00:00:00:11 dev kvpod nud permanent",
-		"ip -6 route add 2001:db8:b::11/128 dev kvpod",
-		"ip -6 neigh replace 2001:db8:b::11 lladdr 02:00:00:00:00:11 dev kvpod nud permanent",
-		"ip route add 203.0.113.12/32 dev kvin",
-		"ip neigh replace 203.0.113.12 lladdr 02:00:00:00:00:12 dev kvin nud permanent",
-		"ip route add 203.0.113.14/32 dev kvpod",
-		"ip route add 198.51.100.0/24 dev kvin",
-		"ip neigh replace 198.51.100.1 lladdr 02:00:00:00:cc:01 dev kvin nud permanent",
-		"ip -6 route add 2001:db8:c::/64 dev kvin",
-		"ip -6 neigh replace 2001:db8:c::1 lladdr 02:00:00:00:cc:01 dev kvin nud permanent",
+	    "ip link set lo up",
+	    "ip link add kvin address 02:00:00:00:aa:01 type veth peer name kvin-p",
+	    "ip link add kvpod address 02:00:00:00:bb:01 type veth peer name kvpod-p",
+	    "ip link set kvin up",
+	    "ip link set kvin-p up",
+	    "ip link set kvpod up",
+	    "ip link set kvpod-p up",
+	    "ip route add 203.0.113.11/32 dev kvpod",
+	    "ip neigh replace 203.0.113.11 lladdr 02:00:00:00:00:11 dev kvpod nud permanent",
+	    "ip -6 route add 2001:db8:b::11/128 dev kvpod",
+	    "ip -6 neigh replace 2001:db8:b::11 lladdr 02:00:00:00:00:11 dev kvpod nud permanent",
+	    "ip route add 203.0.113.12/32 dev kvin",
+	    "ip neigh replace 203.0.113.12 lladdr 02:00:00:00:00:12 dev kvin nud permanent",
+	    "ip route add 203.0.113.14/32 dev kvpod",
+	    "ip route add 198.51.100.0/24 dev kvin",
+	    "ip neigh replace 198.51.100.1 lladdr 02:00:00:00:cc:01 dev kvin nud permanent",
+	    "ip -6 route add 2001:db8:c::/64 dev kvin",
+	    "ip -6 neigh replace 2001:db8:c::1 lladdr 02:00:00:00:cc:01 dev kvin nud permanent",
 	};
 	size_t i;
 

@@ -20,8 +20,8 @@
 struct kt {
 	struct bpf_object *xdp_obj;
 	struct bpf_object *tc_obj;
-	int xdp_fd; /* kvlb_xdp program */
-	int tc_fd; /* kvlb_tc program */
+	int xdp_fd;						 /* kvlb_xdp program */
+	int tc_fd;						 /* kvlb_tc program */
 	int vips, backends, ring, flows, nat_rev, stats, config; /* map fds */
 };
 
@@ -50,8 +50,8 @@ int kt_clear_map(int map_fd, size_t key_size);
  */
 int kt_run_xdp(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *out,
 	       size_t *out_len, uint32_t *retval, uint32_t *duration);
-int kt_run_tc(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *out,
-	      size_t *out_len, uint32_t *retval, uint32_t *duration);
+int kt_run_tc(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *out, size_t *out_len,
+	      uint32_t *retval, uint32_t *duration);
 
 /* Move the calling process into a new, empty network namespace. */
 int kt_enter_netns(void);

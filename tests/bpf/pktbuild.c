@@ -7,20 +7,20 @@
 
 #include "pktbuild.h"
 
-#define ETH_HLEN   14
-#define IP4_HLEN   20
-#define IP6_HLEN   40
-#define TCP_HLEN   20
-#define UDP_HLEN   8
-#define ICMP_HLEN  8
-#define P_ICMP     1
-#define P_TCP      6
-#define P_UDP      17
-#define P_ICMP6    58
-#define ET_IP      0x0800
-#define ET_IPV6    0x86dd
-#define ET_8021Q   0x8100
-#define ET_8021AD  0x88a8
+#define ETH_HLEN  14
+#define IP4_HLEN  20
+#define IP6_HLEN  40
+#define TCP_HLEN  20
+#define UDP_HLEN  8
+#define ICMP_HLEN 8
+#define P_ICMP	  1
+#define P_TCP	  6
+#define P_UDP	  17
+#define P_ICMP6	  58
+#define ET_IP	  0x0800
+#define ET_IPV6	  0x86dd
+#define ET_8021Q  0x8100
+#define ET_8021AD 0x88a8
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -121,7 +121,7 @@ size_t pb_build(const struct pb_spec *s, uint8_t *buf, size_t cap, struct pb_lay
 		for (i = 0; i < s->payload; i++)
 			buf[l3 + i] = (uint8_t)(0xa0 + i);
 		if (lay)
-			*lay = (struct pb_layout){ .len = len, .l3_off = l3, .l4_off = l3 };
+			*lay = (struct pb_layout){.len = len, .l3_off = l3, .l4_off = l3};
 		return len;
 	}
 	if (pb_addr(s->saddr, s->family, src) || pb_addr(s->daddr, s->family, dst))
@@ -211,7 +211,7 @@ size_t pb_build(const struct pb_spec *s, uint8_t *buf, size_t cap, struct pb_lay
 		put16(buf + l4 + 2, (uint16_t)~pb_csum_fold(pb_csum_add(0, buf + l4, l4_len)));
 	}
 	if (lay)
-		*lay = (struct pb_layout){ .len = len, .l3_off = l3, .l4_off = l4 };
+		*lay = (struct pb_layout){.len = len, .l3_off = l3, .l4_off = l4};
 	return len;
 }
 
@@ -250,7 +250,8 @@ int pb_verify_csums(const uint8_t *buf, size_t len, char *err, size_t errlen)
 		proto = buf[l3 + 9];
 		l4 = l3 + hlen;
 		l4_len = get16(buf + l3 + 2) - hlen;
-		sum = proto == P_ICMP ? 0 : pseudo_sum(4, buf + l3 + 12, buf + l3 + 16, proto, l4_len);
+		sum = proto == P_ICMP ? 0
+				      : pseudo_sum(4, buf + l3 + 12, buf + l3 + 16, proto, l4_len);
 	} else if (et == ET_IPV6) {
 		if (l3 + IP6_HLEN > len)
 			goto short_pkt;

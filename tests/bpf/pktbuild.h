@@ -18,27 +18,27 @@
 enum pb_v6_ext {
 	PB_EXT_NONE,
 	PB_EXT_FRAG, /* Fragment header (next header 44) */
-	PB_EXT_HBH, /* Hop-by-Hop options (next header 0), 8 bytes */
+	PB_EXT_HBH,  /* Hop-by-Hop options (next header 0), 8 bytes */
 };
 
 struct pb_spec {
 	uint8_t dmac[6];
 	uint8_t smac[6];
-	uint16_t ethertype; /* 0: IPv4/IPv6 from family; else raw ethertype + payload */
-	uint8_t n_vlan; /* 0, 1 or 2 tags */
+	uint16_t ethertype;    /* 0: IPv4/IPv6 from family; else raw ethertype + payload */
+	uint8_t n_vlan;	       /* 0, 1 or 2 tags */
 	uint16_t vlan_tpid[2]; /* 0 means 0x8100 */
 	uint16_t vlan_id[2];
 	uint8_t family; /* 4 or 6 */
 	const char *saddr;
 	const char *daddr;
-	uint8_t proto; /* 0 means TCP (6) */
+	uint8_t proto;	    /* 0 means TCP (6) */
 	uint8_t ip_opt_len; /* IPv4 option bytes, a multiple of 4, at most 40 */
-	uint16_t frag; /* IPv4 flags+offset field, host order (0x2000 = MF) */
-	uint8_t v6_ext; /* enum pb_v6_ext */
+	uint16_t frag;	    /* IPv4 flags+offset field, host order (0x2000 = MF) */
+	uint8_t v6_ext;	    /* enum pb_v6_ext */
 	uint16_t sport;
 	uint16_t dport;
 	uint8_t tcp_flags; /* 0 means ACK */
-	uint16_t payload; /* bytes after the L4 header */
+	uint16_t payload;  /* bytes after the L4 header */
 };
 
 /* Where the headers of a built packet start. */

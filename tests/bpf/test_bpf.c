@@ -30,12 +30,12 @@ enum {
 #define X_ENUM(name, desc) S_##name,
 	KVLB_STATS_FIELDS(X_ENUM)
 #undef X_ENUM
-	S_NAMED
+	    S_NAMED
 };
 
 static const char *const stat_names[] = {
 #define X_NAME(name, desc) #name,
-	KVLB_STATS_FIELDS(X_NAME)
+    KVLB_STATS_FIELDS(X_NAME)
 #undef X_NAME
 };
 
@@ -43,14 +43,14 @@ static const char *const stat_names[] = {
 
 #define CLIENT4 "198.51.100.1"
 #define CLIENT6 "2001:db8:c::1"
-#define VIP4    "192.0.2.1"
-#define VIP6    "2001:db8:a::1"
-#define BE0     "203.0.113.11" /* routed to kvpod, neighbour known */
-#define BE1     "203.0.113.12" /* routed back out of kvin (same link) */
-#define BE2     "2001:db8:b::11"
-#define BE3     "2001:db8:b::12"
-#define BE4     "203.0.113.13" /* no route */
-#define BE5     "203.0.113.14" /* route, no neighbour */
+#define VIP4	"192.0.2.1"
+#define VIP6	"2001:db8:a::1"
+#define BE0	"203.0.113.11" /* routed to kvpod, neighbour known */
+#define BE1	"203.0.113.12" /* routed back out of kvin (same link) */
+#define BE2	"2001:db8:b::11"
+#define BE3	"2001:db8:b::12"
+#define BE4	"203.0.113.13" /* no route */
+#define BE5	"203.0.113.14" /* route, no neighbour */
 #define BE_PORT 8000
 
 struct fx_vip {
@@ -61,12 +61,12 @@ struct fx_vip {
 };
 
 static const struct fx_vip fx_vips[] = {
-	{ VIP4, 4, 80, { 0, 1 } },
-	{ VIP6, 6, 80, { 2, 3 } },
-	{ "192.0.2.2", 4, 80, { KVLB_NO_BACKEND, KVLB_NO_BACKEND } },
-	{ "192.0.2.3", 4, 80, { 4, 4 } },
-	{ "192.0.2.4", 4, 80, { 5, 5 } },
-	{ "192.0.2.5", 4, 80, { 1, 1 } },
+    {VIP4, 4, 80, {0, 1}},
+    {VIP6, 6, 80, {2, 3}},
+    {"192.0.2.2", 4, 80, {KVLB_NO_BACKEND, KVLB_NO_BACKEND}},
+    {"192.0.2.3", 4, 80, {4, 4}},
+    {"192.0.2.4", 4, 80, {5, 5}},
+    {"192.0.2.5", 4, 80, {1, 1}},
 };
 #define N_VIPS (sizeof(fx_vips) / sizeof(fx_vips[0]))
 
@@ -75,7 +75,7 @@ static const struct {
 	uint8_t family;
 	uint32_t vip;
 } fx_backends[] = {
-	{ BE0, 4, 0 }, { BE1, 4, 0 }, { BE2, 6, 1 }, { BE3, 6, 1 }, { BE4, 4, 3 }, { BE5, 4, 4 },
+    {BE0, 4, 0}, {BE1, 4, 0}, {BE2, 6, 1}, {BE3, 6, 1}, {BE4, 4, 3}, {BE5, 4, 4},
 };
 #define N_BACKENDS (sizeof(fx_backends) / sizeof(fx_backends[0]))
 
@@ -113,27 +113,30 @@ struct out_edit {
 #define M_CLEAR_BE2 (1u << 3)
 
 struct delta {
-	int field; /* S_* + 1; 0 ends the list */
+	int field;   /* S_* + 1; 0 ends the list */
 	long long n; /* LEN_IN: the input packet's length */
 };
-#define LEN_IN  (-1LL)
-#define D(f, n) { S_##f + 1, n }
+#define LEN_IN (-1LL)
+#define D(f, n)                                                                                    \
+	{                                                                                          \
+		S_##f + 1, n                                                                       \
+	}
 
 /* Flow table expectation: F_NONE (both flow maps empty), F_BE(id), or 0 (not checked). */
-#define F_NONE  (-1)
+#define F_NONE	(-1)
 #define F_BE(n) ((n) + 1)
 
 struct scenario {
 	const char *name;
 	enum prog_kind prog;
-	bool net; /* needs the forwarding fixture (routes, neighbours) */
+	bool net;	    /* needs the forwarding fixture (routes, neighbours) */
 	const char *in_dev; /* ctx ingress_ifindex: this device; NULL: none */
 	struct pb_spec in;
 	struct poke poke[3];
 	struct cut cut;
 	const struct pb_spec *prime; /* run through XDP first (creates the flow) */
-	unsigned int mutate; /* M_* after the prime */
-	int expect_errno; /* the kernel refuses the run with this errno */
+	unsigned int mutate;	     /* M_* after the prime */
+	int expect_errno;	     /* the kernel refuses the run with this errno */
 	uint32_t verdict;
 	struct out_edit out;
 	struct delta d[8];
@@ -141,6 +144,9 @@ struct scenario {
 };
 
 /* ---- packets ---- */
+
+/* The scenario table reads best one row per paragraph, as written. */
+/* clang-format off */
 
 #define MAC_IN_D { 0x02, 0, 0, 0, 0xaa, 0x01 }
 #define MAC_IN_S { 0x02, 0, 0, 0, 0xee, 0x01 }
@@ -185,10 +191,12 @@ static const struct scenario scenarios[] = {
 	 * rewritten and handed to the stack (XDP_PASS). --- */
 	{ "xdp-arp-pass", XDP, .in = { .dmac = MAC_IN_D, .smac = MAC_IN_S, .ethertype = 0x0806,
 				       .payload = 28 },
-	  .verdict = XDP_PASS, .out = SAME, .d = { D(xdp_rx, 1), D(xdp_not_ip, 1) }, .flow = F_NONE },
+	  .verdict = XDP_PASS, .out = SAME, .d = { D(xdp_rx, 1), D(xdp_not_ip, 1) },
+	  .flow = F_NONE },
 	{ "xdp-eth-only-arp-14B", XDP, .in = { .dmac = MAC_IN_D, .smac = MAC_IN_S,
 					       .ethertype = 0x0806 },
-	  .verdict = XDP_PASS, .out = SAME, .d = { D(xdp_rx, 1), D(xdp_not_ip, 1) }, .flow = F_NONE },
+	  .verdict = XDP_PASS, .out = SAME, .d = { D(xdp_rx, 1), D(xdp_not_ip, 1) },
+	  .flow = F_NONE },
 	/* The kernel refuses test frames shorter than an Ethernet header, so a
 	 * truncated Ethernet header cannot reach the program this way. */
 	{ "xdp-eth-truncated-10B-refused-by-kernel", XDP, .in = { TCP4(VIP4, 80, 40001) },
@@ -269,7 +277,8 @@ static const struct scenario scenarios[] = {
 	{ "xdp-vlan-arp-untouched", XDP,
 	  .in = { .dmac = MAC_IN_D, .smac = MAC_IN_S, .ethertype = 0x0806, .payload = 28,
 		  .n_vlan = 1, .vlan_id = { 100 } },
-	  .verdict = XDP_PASS, .out = SAME, .d = { D(xdp_rx, 1), D(xdp_not_ip, 1) }, .flow = F_NONE },
+	  .verdict = XDP_PASS, .out = SAME, .d = { D(xdp_rx, 1), D(xdp_not_ip, 1) },
+	  .flow = F_NONE },
 	{ "xdp-vlan-tag-truncated", XDP,
 	  .in = { TCP4(VIP4, 80, 40001), .n_vlan = 1, .vlan_id = { 100 } }, .cut = { true, L2, 16 },
 	  .verdict = XDP_DROP, .d = { D_XDP_MALFORMED }, .flow = F_NONE },
@@ -429,6 +438,7 @@ static const struct scenario scenarios[] = {
 	  .verdict = TC_ACT_REDIRECT, .out = FROM(VIP4, 80),
 	  .d = { D(tc_rx, 1), D(tc_rev_nat, 1), D(tc_redirected, 1), D(tc_bytes, LEN_IN) } },
 };
+/* clang-format on */
 #pragma GCC diagnostic pop
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -453,7 +463,7 @@ static int fx_reset(char *err, size_t n)
 		vk.port = htons(fx_vips[i].port);
 		vk.proto = 6;
 		vk.family = fx_vips[i].family == 6 ? KVLB_AF_INET6 : KVLB_AF_INET;
-		v = (struct kvlb_vip){ .index = i, .ring_slot = i * 2, .n_backends = 1 };
+		v = (struct kvlb_vip){.index = i, .ring_slot = i * 2, .n_backends = 1};
 		if (bpf_map_update_elem(T.vips, &vk, &v, BPF_ANY))
 			goto fail;
 	}
@@ -625,8 +635,8 @@ static int check_flow(const struct scenario *s, char *err, size_t n)
 		nf = map_count(T.flows);
 		nr = map_count(T.nat_rev);
 		if (nf || nr) {
-			snprintf(err, n, "expected no flow, found %d flow and %d reverse entries", nf,
-				 nr);
+			snprintf(err, n, "expected no flow, found %d flow and %d reverse entries",
+				 nf, nr);
 			return -1;
 		}
 		return 0;
@@ -639,7 +649,8 @@ static int check_flow(const struct scenario *s, char *err, size_t n)
 		return -1;
 	}
 	if (f.backend_id != id || f.vip_index != vip || !f.last_seen_ns) {
-		snprintf(err, n, "kvlb_flows entry {backend %u, vip %u, last_seen %llu}, want {%u, %u, >0}",
+		snprintf(err, n,
+			 "kvlb_flows entry {backend %u, vip %u, last_seen %llu}, want {%u, %u, >0}",
 			 f.backend_id, f.vip_index, (unsigned long long)f.last_seen_ns, id, vip);
 		return -1;
 	}
@@ -669,7 +680,7 @@ static int check_flow(const struct scenario *s, char *err, size_t n)
 static int check_deltas(const struct scenario *s, const struct kvlb_stats *a,
 			const struct kvlb_stats *b, size_t in_len, char *err, size_t n)
 {
-	long long want[S_NAMED] = { 0 }, got;
+	long long want[S_NAMED] = {0}, got;
 	int i, k;
 
 	for (i = 0; i < 8 && s->d[i].field; i++)
@@ -677,8 +688,8 @@ static int check_deltas(const struct scenario *s, const struct kvlb_stats *a,
 	for (k = 0; k < S_NAMED; k++) {
 		got = (long long)(((const __u64 *)b)[k] - ((const __u64 *)a)[k]);
 		if (got != want[k]) {
-			snprintf(err, n, "counter %s changed by %lld, want %lld", stat_names[k], got,
-				 want[k]);
+			snprintf(err, n, "counter %s changed by %lld, want %lld", stat_names[k],
+				 got, want[k]);
 			return -1;
 		}
 	}
@@ -687,11 +698,11 @@ static int check_deltas(const struct scenario *s, const struct kvlb_stats *a,
 
 static const char *verdict_name(enum prog_kind p, uint32_t v)
 {
-	static const char *const xdp[] = { "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
-					   "XDP_REDIRECT" };
-	static const char *const tc[] = { "TC_ACT_OK", "TC_ACT_RECLASSIFY", "TC_ACT_SHOT",
-					  "TC_ACT_PIPE", "TC_ACT_STOLEN", "TC_ACT_QUEUED",
-					  "TC_ACT_REPEAT", "TC_ACT_REDIRECT" };
+	static const char *const xdp[] = {"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
+					  "XDP_REDIRECT"};
+	static const char *const tc[] = {"TC_ACT_OK",	  "TC_ACT_RECLASSIFY", "TC_ACT_SHOT",
+					 "TC_ACT_PIPE",	  "TC_ACT_STOLEN",     "TC_ACT_QUEUED",
+					 "TC_ACT_REPEAT", "TC_ACT_REDIRECT"};
 
 	if (p == XDP && v < 5)
 		return xdp[v];
@@ -777,8 +788,10 @@ static int run_scenario(const struct scenario *s, char *err, size_t n)
 		if (olen != elen || memcmp(out, exp, elen)) {
 			for (i = 0; i < olen && i < elen && out[i] == exp[i]; i++)
 				;
-			snprintf(err, n, "output differs from expected (%zu vs %zu bytes, first at byte %zu)",
-				 olen, elen, i);
+			snprintf(
+			    err, n,
+			    "output differs from expected (%zu vs %zu bytes, first at byte %zu)",
+			    olen, elen, i);
 			if (verbose) {
 				hexdump("got", out, olen);
 				hexdump("want", exp, elen);
@@ -835,10 +848,10 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "obj-dir", required_argument, NULL, 'o' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"obj-dir", required_argument, NULL, 'o'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *obj_dir = "build", *pattern = NULL;
 	char err[512], net_err[256] = "";
