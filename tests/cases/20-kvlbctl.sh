@@ -30,12 +30,12 @@ state() { $MAPS "$PIN" state; }
 py() { python3 -c "$@"; }
 
 V4=192.0.2.10:80
-V6=[2001:db8:a::10]:80
+V6='[2001:db8:a::10]:80'
 
 # --- VIPs -----------------------------------------------------------------
 out=$(K vip list) && [ -z "$out" ]
 check vip_list_empty [ $? -eq 0 ]
-K vip add $V4 && K vip add $V6 mode http
+K vip add "$V4" && K vip add "$V6" mode http
 check vip_add_v4_v6 [ $? -eq 0 ]
 K -j vip list >"$WORK/vips.json"
 state >"$WORK/s1.json"
@@ -54,8 +54,8 @@ else:
 ' "$WORK/vips.json" "$WORK/s1.json"
 
 # --- backends and ring shares ---------------------------------------------
-for w in 1 2 3; do K backend add $V4 203.0.113.1$w:8000 weight $w || fail backend_add_v4 "weight $w"; done
-K backend add $V6 [2001:db8:b::10]:8000 && K backend add $V6 [2001:db8:b::11]:8000 weight 1
+for w in 1 2 3; do K backend add "$V4" 203.0.113.1$w:8000 weight $w || fail backend_add_v4 "weight $w"; done
+K backend add "$V6" '[2001:db8:b::10]:8000' && K backend add "$V6" '[2001:db8:b::11]:8000' weight 1
 check backend_add_v6 [ $? -eq 0 ]
 K -j backend list >"$WORK/be.json"
 state >"$WORK/s2.json"
@@ -84,8 +84,8 @@ py "$share_check" weights_1_2_3_ring_shares "$WORK/be.json" "$WORK/s2.json" \
 	'{"192.0.2.10:80": {"203.0.113.11:8000": 0.16667, "203.0.113.12:8000": 0.33333, "203.0.113.13:8000": 0.5},
 	  "[2001:db8:a::10]:80": {"[2001:db8:b::10]:8000": 0.5, "[2001:db8:b::11]:8000": 0.5}}'
 
-K backend drain $V4 203.0.113.12:8000
-K -j backend list $V4 >"$WORK/be.json"
+K backend drain "$V4" 203.0.113.12:8000
+K -j backend list "$V4" >"$WORK/be.json"
 state >"$WORK/s3.json"
 py "$share_check" drain_leaves_ring "$WORK/be.json" "$WORK/s3.json" \
 	'{"192.0.2.10:80": {"203.0.113.11:8000": 0.25, "203.0.113.12:8000": 0, "203.0.113.13:8000": 0.75}}'
@@ -94,7 +94,7 @@ import json, sys
 b = [x for x in json.load(open(sys.argv[1])) if x["backend"] == "203.0.113.12:8000"]
 print("PASS drain_state_shown" if b and b[0]["state"] == "draining" and b[0]["ring_slots"] == 0
       else "FAIL drain_state_shown: %s" % b)' "$WORK/be.json"
-K backend drain $V4 203.0.113.12:8000 --undo
+K backend drain "$V4" 203.0.113.12:8000 --undo
 state >"$WORK/s4.json"
 py '
 import json, sys
@@ -103,17 +103,17 @@ same = a["rings"]["192.0.2.10:80"] == b["rings"]["192.0.2.10:80"]
 print("PASS undrain_restores_ring" if same else "FAIL undrain_restores_ring: ring differs from before the drain")
 ' "$WORK/s2.json" "$WORK/s4.json"
 
-K backend weight $V4 203.0.113.11:8000 3
-K -j backend list $V4 >"$WORK/be.json"
+K backend weight "$V4" 203.0.113.11:8000 3
+K -j backend list "$V4" >"$WORK/be.json"
 state >"$WORK/s5.json"
 py "$share_check" weight_change "$WORK/be.json" "$WORK/s5.json" \
 	'{"192.0.2.10:80": {"203.0.113.11:8000": 0.375, "203.0.113.12:8000": 0.25, "203.0.113.13:8000": 0.375}}'
 
 # Removing one of four equal backends moves about a quarter of the ring.
-K backend weight $V4 203.0.113.11:8000 1 && K backend weight $V4 203.0.113.13:8000 1 &&
-	K backend weight $V4 203.0.113.12:8000 1 && K backend add $V4 203.0.113.14:8000
+K backend weight "$V4" 203.0.113.11:8000 1 && K backend weight "$V4" 203.0.113.13:8000 1 &&
+	K backend weight "$V4" 203.0.113.12:8000 1 && K backend add "$V4" 203.0.113.14:8000
 state >"$WORK/s6.json"
-K backend del $V4 203.0.113.14:8000
+K backend del "$V4" 203.0.113.14:8000
 state >"$WORK/s7.json"
 py '
 import json, sys
@@ -128,10 +128,10 @@ print("PASS del_moves_about_1_over_n (%.3f of the ring moved)" % moved if ok els
 
 # Editors serialise: parallel adds must all land, each in its own slot.
 pids=()
-for i in $(seq 20 29); do K backend add $V4 203.0.113.$i:9000 & pids+=($!); done
+for i in $(seq 20 29); do K backend add "$V4" 203.0.113.$i:9000 & pids+=($!); done
 okp=1
 for p in "${pids[@]}"; do wait "$p" || okp=0; done
-K -j backend list $V4 >"$WORK/be.json"
+K -j backend list "$V4" >"$WORK/be.json"
 state >"$WORK/s8.json"
 py '
 import json, sys, collections
@@ -144,7 +144,7 @@ ok = okp and len(slots) == 10 and all(int(i) in inring for i in slots) and \
 print("PASS parallel_edits_serialised" if ok else
       "FAIL parallel_edits_serialised: exit ok %s, %d of 10 slots, in ring %s" % (okp, len(slots), [int(i) in inring for i in slots]))
 ' $okp "$WORK/be.json" "$WORK/s8.json"
-for i in $(seq 20 29); do K backend del $V4 203.0.113.$i:9000 || fail backend_del "203.0.113.$i"; done
+for i in $(seq 20 29); do K backend del "$V4" 203.0.113.$i:9000 || fail backend_del "203.0.113.$i"; done
 
 # --- bad arguments: an error naming the problem, maps unchanged ------------
 snap() { bpftool -j map dump pinned "$PIN/kvlb_vips" | python3 -c 'import json,sys; print(sorted(json.dumps(e, sort_keys=True) for e in json.load(sys.stdin)))'; bpftool -j map dump pinned "$PIN/kvlb_backends"; }
@@ -179,28 +179,28 @@ bad 2 "trailing characters" vip add 192.0.2.11:80abc
 bad 2 "unknown mode 'tcp'" vip add 192.0.2.11:80 mode tcp
 bad 2 "unexpected argument 'extra'" vip add 192.0.2.11:80 extra
 bad 2 "missing ADDR:PORT" vip add
-bad 1 "VIP 192.0.2.10:80 already exists" vip add $V4
+bad 1 "VIP 192.0.2.10:80 already exists" vip add "$V4"
 bad 1 "no VIP 192.0.2.99:80" vip del 192.0.2.99:80
 bad 2 "unknown command 'frob'" vip frob
 bad 2 "unknown object 'frob'" frob
 bad 2 "missing command" backend
-bad 2 "missing BACKEND" backend add $V4
+bad 2 "missing BACKEND" backend add "$V4"
 bad 2 "missing VIP" backend del
-bad 2 "weight 0 is out of range 1..65535" backend add $V4 203.0.113.50:80 weight 0
-bad 2 "weight 65536 is out of range" backend add $V4 203.0.113.50:80 weight 65536
-bad 2 "weight '3x' is not a number" backend add $V4 203.0.113.50:80 weight 3x
-bad 2 "weight '-1' is not a number" backend weight $V4 203.0.113.11:8000 -1
-bad 2 "'weight' needs a value" backend add $V4 203.0.113.50:80 weight
-bad 2 "missing the weight" backend weight $V4 203.0.113.11:8000
-bad 2 "weight 0 is out of range" backend weight $V4 203.0.113.11:8000 0
-bad 2 "not of the VIP's address family" backend add $V4 [2001:db8:b::50]:80
-bad 1 "no backend 203.0.113.99:80 in VIP 192.0.2.10:80" backend del $V4 203.0.113.99:80
-bad 1 "no backend 203.0.113.99:80" backend drain $V4 203.0.113.99:80
-bad 1 "no backend 203.0.113.99:80" backend weight $V4 203.0.113.99:80 2
+bad 2 "weight 0 is out of range 1..65535" backend add "$V4" 203.0.113.50:80 weight 0
+bad 2 "weight 65536 is out of range" backend add "$V4" 203.0.113.50:80 weight 65536
+bad 2 "weight '3x' is not a number" backend add "$V4" 203.0.113.50:80 weight 3x
+bad 2 "weight '-1' is not a number" backend weight "$V4" 203.0.113.11:8000 -1
+bad 2 "'weight' needs a value" backend add "$V4" 203.0.113.50:80 weight
+bad 2 "missing the weight" backend weight "$V4" 203.0.113.11:8000
+bad 2 "weight 0 is out of range" backend weight "$V4" 203.0.113.11:8000 0
+bad 2 "not of the VIP's address family" backend add "$V4" '[2001:db8:b::50]:80'
+bad 1 "no backend 203.0.113.99:80 in VIP 192.0.2.10:80" backend del "$V4" 203.0.113.99:80
+bad 1 "no backend 203.0.113.99:80" backend drain "$V4" 203.0.113.99:80
+bad 1 "no backend 203.0.113.99:80" backend weight "$V4" 203.0.113.99:80 2
 bad 1 "no VIP 192.0.2.99:80" backend add 192.0.2.99:80 203.0.113.50:80
 bad 1 "no VIP 192.0.2.99:80" backend list 192.0.2.99:80
-bad 1 "already exists" backend add $V4 203.0.113.11:8000
-bad 2 "unexpected argument '--force'" backend drain $V4 203.0.113.11:8000 --force
+bad 1 "already exists" backend add "$V4" 203.0.113.11:8000
+bad 2 "unexpected argument '--force'" backend drain "$V4" 203.0.113.11:8000 --force
 bad 2 "--limit 'x' is not a number" flows --limit x
 bad 2 "--limit needs a number" flows --limit
 bad 2 "unexpected argument '--bogus'" stats --bogus
@@ -211,7 +211,7 @@ state >"$WORK/after.json"
 check bad_args_leave_rings_unchanged cmp -s "$WORK/before.json" "$WORK/after.json"
 
 # In JSON mode an error is a JSON object on stdout, and the exit code stays.
-out=$(K -j backend add $V4 203.0.113.50:80 weight 0 2>/dev/null)
+out=$(K -j backend add "$V4" 203.0.113.50:80 weight 0 2>/dev/null)
 rc=$?
 py 'import json,sys; d=json.loads(sys.argv[1]); assert "out of range" in d["error"]' "$out" 2>/dev/null &&
 	[ $rc -eq 2 ]
@@ -232,7 +232,7 @@ for i in $(seq 2 63); do K vip del 198.51.100.$i:80 || okc=0; done
 check vip_del_many [ $okc -eq 1 ]
 
 # --- deletes ------------------------------------------------------------------
-K backend del $V6 [2001:db8:b::11]:8000 && K vip del $V6
+K backend del "$V6" '[2001:db8:b::11]:8000' && K vip del "$V6"
 state >"$WORK/s9.json"
 py '
 import json, sys
@@ -244,7 +244,7 @@ print("PASS vip_del_clears_backends" if not v6 and not left and v4 == ["192.0.2.
       "FAIL vip_del_clears_backends: vips %s, v6 backends left %s" % (v4, left))
 ' "$WORK/s9.json"
 # A VIP added again takes the lowest free index and starts with no backend.
-K vip add $V6
+K vip add "$V6"
 state >"$WORK/s10.json"
 py '
 import json, sys
@@ -255,7 +255,6 @@ print("PASS vip_readd_empty" if ok else "FAIL vip_readd_empty: %s" % v6)
 ' "$WORK/s10.json"
 
 # --- stats and flows ----------------------------------------------------------
-ncpu=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
 # xdp_rx = 5 and xdp_bytes (13th word) = 7, on every CPU.
 val=$(python3 -c 'import struct; print(" ".join(str(b) for b in struct.pack("<32Q", 5, *[0]*11, 7, *[0]*19)))')
 bpftool map update pinned "$PIN/kvlb_stats" key 0 0 0 0 value $val
@@ -290,7 +289,7 @@ print(" ".join(map(str, k)), "value", " ".join(map(str, v)))' $i)
 done
 K -j flows >"$WORK/flows.json"
 K -j flows --limit 2 >"$WORK/flows2.json"
-be0=$(K -j backend list $V4 | python3 -c 'import json,sys; print([b["backend"] for b in json.load(sys.stdin) if b["id"] == 0][0])')
+be0=$(K -j backend list "$V4" | python3 -c 'import json,sys; print([b["backend"] for b in json.load(sys.stdin) if b["id"] == 0][0])')
 py '
 import json, sys
 f, f2, be0 = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]

@@ -63,7 +63,7 @@ static void test_sizes(void)
 
 	CASE_BEGIN();
 	make_backends(b, 3, 0);
-	CHECK(name, is_prime(KVLB_RING_SIZE), "KVLB_RING_SIZE %u is not prime", KVLB_RING_SIZE);
+	CHECK(name, is_prime(KVLB_RING_SIZE), "KVLB_RING_SIZE %d is not prime", KVLB_RING_SIZE);
 	CHECK(name, KVLB_RING_SIZE > 100u * 100, "ring too small for 100 backends per VIP");
 	CHECK(name, kvlb_maglev_build(b, 3, t, 251) == 0, "size 251 rejected");
 	CHECK(name, kvlb_maglev_build(b, 3, t, 65537) == 0, "size 65537 rejected");

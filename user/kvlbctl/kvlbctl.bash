@@ -31,7 +31,7 @@ _kvlbctl_backends()
 
 _kvlbctl_reply()
 {
-	COMPREPLY=($(compgen -W "$1" -- "$cur"))
+	mapfile -t COMPREPLY < <(compgen -W "$1" -- "$cur")
 	# Addresses contain ':', which bash splits words on.
 	if declare -F __ltrim_colon_completions >/dev/null; then
 		__ltrim_colon_completions "$cur"
@@ -49,7 +49,7 @@ _kvlbctl()
 		_get_comp_words_by_ref -n : cur prev words cword
 	fi
 	if [[ $prev == --pin-root ]]; then
-		COMPREPLY=($(compgen -d -- "$cur"))
+		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
 		return
 	fi
 	# The words before the cursor, without global options.
