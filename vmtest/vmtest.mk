@@ -32,5 +32,5 @@ verifier-stats: deps
 	$(Q)$(MAKE) --no-print-directory build-all $(TEST_DEPS)
 	$(Q)BUILD=$(BUILD) vmtest/vmtest.sh --stats $(KERNEL)
 	$(Q)if [ "$$(id -u)" -eq 0 ]; then \
-		$(BUILD)/vmtest/verifier_stats --no-header $(BPF_OBJS) $(BUILD)/vmtest/probe.bpf.o; \
+		$(BUILD)/vmtest/verifier_stats --no-header $(sort $(BPF_OBJS)) $(BUILD)/vmtest/probe.bpf.o; \
 	else echo "(running kernel skipped: loading programs needs root)"; fi
