@@ -210,6 +210,9 @@ size_t pb_build(const struct pb_spec *s, uint8_t *buf, size_t cap, struct pb_lay
 	} else {
 		put16(buf + l4 + 2, (uint16_t)~pb_csum_fold(pb_csum_add(0, buf + l4, l4_len)));
 	}
+	if (len + s->eth_pad > cap)
+		return 0;
+	len += s->eth_pad; /* already zero: buf was cleared */
 	if (lay)
 		*lay = (struct pb_layout){.len = len, .l3_off = l3, .l4_off = l4};
 	return len;

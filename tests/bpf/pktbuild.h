@@ -39,6 +39,7 @@ struct pb_spec {
 	uint16_t dport;
 	uint8_t tcp_flags; /* 0 means ACK */
 	uint16_t payload;  /* bytes after the L4 header */
+	uint8_t eth_pad;   /* zero bytes after the IP packet (Ethernet minimum-size padding) */
 };
 
 /* Where the headers of a built packet start. */
