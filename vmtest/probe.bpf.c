@@ -19,7 +19,7 @@ enum { PROBE_XDP, PROBE_TC, PROBE_NR };
 
 /* linux/icmp.h drags in libc headers that do not exist for the BPF target. */
 #define PROBE_IPPROTO_ICMP 1
-#define PROBE_ICMP_ECHO 8
+#define PROBE_ICMP_ECHO	   8
 struct probe_icmp {
 	__u8 type;
 	__u8 code;

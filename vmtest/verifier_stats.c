@@ -23,18 +23,18 @@
 /* Enough for the statistics lines of log level 4. */
 #define STATS_LOG_SIZE (64 * 1024)
 /* Enough for the tail of a full verifier log of a refused program. */
-#define FULL_LOG_SIZE (16 * 1024 * 1024)
+#define FULL_LOG_SIZE  (16 * 1024 * 1024)
 #define FAIL_LOG_LINES 25
 
 struct prog_stats {
-	unsigned int insns;	/* instructions handed to the verifier */
-	unsigned int xlated;	/* instructions after the verifier rewrote them */
-	long processed;		/* "processed N insns" */
-	long limit;		/* "(limit N)" */
-	long states;		/* "total_states N" */
-	long peak_states;	/* "peak_states N" */
-	long usec;		/* "verification time N usec" */
-	char stack[32];		/* "stack depth A+B" */
+	unsigned int insns;  /* instructions handed to the verifier */
+	unsigned int xlated; /* instructions after the verifier rewrote them */
+	long processed;	     /* "processed N insns" */
+	long limit;	     /* "(limit N)" */
+	long states;	     /* "total_states N" */
+	long peak_states;    /* "peak_states N" */
+	long usec;	     /* "verification time N usec" */
+	char stack[32];	     /* "stack depth A+B" */
 };
 
 static const char *kernel_label;
@@ -42,37 +42,36 @@ static int verbose;
 
 static void usage(FILE *f, int code)
 {
-	fprintf(f,
-		"Usage: verifier_stats [OPTIONS] OBJECT.bpf.o...\n"
-		"\n"
-		"Load each program of each BPF object into the running kernel, one program\n"
-		"at a time, and print one line per program:\n"
-		"\n"
-		"  kernel     release of the running kernel (or --kernel LABEL)\n"
-		"  object     file name of the object\n"
-		"  program    program (function) name\n"
-		"  type       program type\n"
-		"  insns      instructions handed to the verifier, after libbpf's relocation\n"
-		"  xlated     instructions after the verifier's rewrites\n"
-		"  processed  instructions the verifier walked, over all paths\n"
-		"  limit      the kernel's limit on processed instructions\n"
-		"  used       processed as a share of limit\n"
-		"  states     verifier states kept (total/peak)\n"
-		"  stack      stack depth of the main program and its subprograms\n"
-		"  time       verification time\n"
-		"\n"
-		"A program the verifier refuses is reported as REFUSED with the last lines\n"
-		"of its verifier log on standard error.\n"
-		"\n"
-		"Options:\n"
-		"  -k, --kernel LABEL  label for the kernel column (default: uname -r)\n"
-		"  -H, --no-header     omit the header line\n"
-		"  -v, --verbose       show libbpf's messages\n"
-		"  -h, --help          show this help\n"
-		"\n"
-		"Exit status: 0 when every program loaded, 1 when one was refused or an\n"
-		"object could not be opened, 2 on bad usage. Needs CAP_BPF and\n"
-		"CAP_PERFMON (or root).\n");
+	fprintf(f, "Usage: verifier_stats [OPTIONS] OBJECT.bpf.o...\n"
+		   "\n"
+		   "Load each program of each BPF object into the running kernel, one program\n"
+		   "at a time, and print one line per program:\n"
+		   "\n"
+		   "  kernel     release of the running kernel (or --kernel LABEL)\n"
+		   "  object     file name of the object\n"
+		   "  program    program (function) name\n"
+		   "  type       program type\n"
+		   "  insns      instructions handed to the verifier, after libbpf's relocation\n"
+		   "  xlated     instructions after the verifier's rewrites\n"
+		   "  processed  instructions the verifier walked, over all paths\n"
+		   "  limit      the kernel's limit on processed instructions\n"
+		   "  used       processed as a share of limit\n"
+		   "  states     verifier states kept (total/peak)\n"
+		   "  stack      stack depth of the main program and its subprograms\n"
+		   "  time       verification time\n"
+		   "\n"
+		   "A program the verifier refuses is reported as REFUSED with the last lines\n"
+		   "of its verifier log on standard error.\n"
+		   "\n"
+		   "Options:\n"
+		   "  -k, --kernel LABEL  label for the kernel column (default: uname -r)\n"
+		   "  -H, --no-header     omit the header line\n"
+		   "  -v, --verbose       show libbpf's messages\n"
+		   "  -h, --help          show this help\n"
+		   "\n"
+		   "Exit status: 0 when every program loaded, 1 when one was refused or an\n"
+		   "object could not be opened, 2 on bad usage. Needs CAP_BPF and\n"
+		   "CAP_PERFMON (or root).\n");
 	exit(code);
 }
 
@@ -131,10 +130,10 @@ static struct bpf_object *open_one(const char *path, int idx, struct bpf_program
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj)
 		return NULL;
-	bpf_object__for_each_map(map, obj)
-		bpf_map__set_pin_path(map, NULL);
+	bpf_object__for_each_map(map, obj) bpf_map__set_pin_path(map, NULL);
 	*out = NULL;
-	bpf_object__for_each_program(prog, obj) {
+	bpf_object__for_each_program(prog, obj)
+	{
 		bpf_program__set_autoload(prog, i == idx);
 		if (i == idx)
 			*out = prog;
@@ -196,7 +195,7 @@ static void print_num(long v, int width)
 /* Load program @idx of @path alone; returns 0 loaded, 1 refused, -1 no such program. */
 static int measure(const char *path, int idx)
 {
-	struct prog_stats st = { 0 };
+	struct prog_stats st = {0};
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info);
 	struct bpf_program *prog;
@@ -268,8 +267,7 @@ static int count_programs(const char *path)
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj)
 		return -1;
-	bpf_object__for_each_program(prog, obj)
-		n++;
+	bpf_object__for_each_program(prog, obj) n++;
 	bpf_object__close(obj);
 	return n;
 }
@@ -277,11 +275,11 @@ static int count_programs(const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "no-header", no_argument, NULL, 'H' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"no-header", no_argument, NULL, 'H'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct utsname uts;
 	int header = 1, status = 0;

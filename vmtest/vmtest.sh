@@ -29,7 +29,7 @@
 #   BUILD            build directory (default build)
 #   VMTEST_CACHE     where kernel packages are kept (default /var/cache/kvlb-vmtest)
 #   VMTEST_ACCEL     auto (default), kvm or tcg
-#   VMTEST_TIMEOUT   seconds one VM may run (default 420)
+#   VMTEST_TIMEOUT   seconds one VM may run (default 240)
 #   VMTEST_MEM       guest memory in MiB (default 1024)
 #   VMTEST_MODULES   module directory for a KERNEL given as a vmlinuz path
 #   VMTEST_VERBOSE=1 copy the guest console to standard error as it runs
@@ -40,7 +40,7 @@ cd "$TOP"
 BUILD=${BUILD:-build}
 CACHE=${VMTEST_CACHE:-/var/cache/kvlb-vmtest}
 ACCEL=${VMTEST_ACCEL:-auto}
-TIMEOUT=${VMTEST_TIMEOUT:-420}
+TIMEOUT=${VMTEST_TIMEOUT:-240}
 MEM=${VMTEST_MEM:-1024}
 MODE=test
 
@@ -97,12 +97,14 @@ fetch_series() {
 	echo "$root"
 }
 
+# extract_deb DEB ROOT: unpack beside ROOT and rename, so a run that
+# races this one, or one that was interrupted, never sees half a tree.
 extract_deb() {
-	local deb=$1 root=$2
-	rm -rf "$root.tmp"
-	mkdir -p "$root.tmp"
-	dpkg-deb -x "$deb" "$root.tmp"
-	mv "$root.tmp" "$root"
+	local deb=$1 root=$2 tmp="$2.tmp.$$"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	dpkg-deb -x "$deb" "$tmp"
+	mv -T "$tmp" "$root" 2>/dev/null || rm -rf "$tmp"
 }
 
 # resolve KERNEL: set KIMAGE, KMODS (the lib/modules/REL dir) and KREL.
@@ -357,10 +359,14 @@ for k in "$@"; do
 	case "$k" in [0-9]*) label=$k ;; *) label=$KREL ;; esac
 	dir="$BUILD/vmtest/$KREL"
 	mkdir -p "$dir"
+	# One run per kernel at a time: make vmtest and make test share the directory.
+	exec 9>"$dir.lock"
+	flock 9
 	start=$SECONDS
 	build_initramfs "$dir/root" "$dir/initramfs.img"
 	run_vm "$label" "$dir" "$dir/initramfs.img"
 	report "$label" "$dir" || status=1
 	note "$label: $KREL done in $((SECONDS - start))s ($VM_ACCEL); logs in $dir"
+	exec 9>&-
 done
 exit $status
