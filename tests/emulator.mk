@@ -1,6 +1,7 @@
 # kvlb-emu: the emulated model server (tests/emulator/), its unit test and fuzzer.
 #
 #   build/kvlb-emu                 the server (in `make`)
+#   build/tests/kvlb-emu           the same with ASan/UBSan when SAN=1, used by the test cases
 #   build/tests/emu_cache_test     prefix-cache unit test, ASan/UBSan (before `make test`)
 #   make fuzz-emu                  libFuzzer run of the request parser (FUZZ_EMU_TIME s)
 
@@ -13,11 +14,15 @@ EMU_LDLIBS   := -levent -lm
 FUZZ_EMU_TIME ?= 60
 
 ALL_TARGETS += $(BUILD)/kvlb-emu
-TEST_DEPS   += $(BUILD)/tests/emu_cache_test
+TEST_DEPS   += $(BUILD)/tests/emu_cache_test $(BUILD)/tests/kvlb-emu
 
 $(BUILD)/kvlb-emu: $(EMU_SRCS) $(EMU_HDRS) | $(BUILD)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $(EMU_SRCS) $(EMU_LDLIBS) -o $@
+
+$(BUILD)/tests/kvlb-emu: $(EMU_SRCS) $(EMU_HDRS) | $(BUILD)/tests
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $(if $(filter 1,$(SAN)),$(SAN_FLAGS)) $(EMU_SRCS) $(EMU_LDLIBS) -o $@
 
 $(BUILD)/tests/emu_cache_test: $(EMU_DIR)/cache_test.c $(EMU_DIR)/cache.c $(EMU_DIR)/tokenizer.c \
 		$(EMU_HDRS) | $(BUILD)/tests

@@ -180,6 +180,8 @@ curl -gsN --data-binary "$(jq -cn '{prompt:"abandoned", kvlb_output_tokens:50000
 q1=$!
 wait_for 10 metric_is "$Q_URL" vllm:num_requests_running 1.0
 check queue_running_gauge [ $? -eq 0 ]
+# the running request holds KV blocks (its prompt and output) that count as used
+check kv_usage_while_running awk -v u="$(metric "$Q_URL" vllm:kv_cache_usage_perc)" 'BEGIN { exit !(u > 0) }'
 curl -gs -D "$W/q2.hdr" -o /dev/null --data-binary "$(completion "second request" 1)" \
 	"$Q_URL/v1/completions" &
 q2=$!
@@ -215,7 +217,7 @@ st=$(post "$A_URL" /v1/completions '{"prompt":"x","max_tokens":"many"}')
 check max_tokens_type err_ok 400
 st=$(post "$A_URL" /v1/completions '{"prompt":"x","stream_options":{"include_usage":true}}')
 check stream_options_without_stream err_ok 400
-st=$(post "$A_URL" /v1/completions '{"prompt":"x","max_tokens":40000}')
+st=$(post "$A_URL" /v1/completions '{"prompt":"x","max_tokens":200000}')
 check context_too_long err_ok 400
 st=$(post "$A_URL" /v1/completions '{"prompt":"x","model":"other-model"}')
 check unknown_model err_ok 404
@@ -238,6 +240,18 @@ check body_too_large err_ok 413
 head -c 5000000 /dev/zero | tr '\0' a >"$W/huge"
 st=$(curl -gs -o /dev/null -w '%{http_code}' --data-binary @"$W/huge" "$L_URL/v1/completions")
 check body_far_too_large [ "$st" = 413 ]
+# broken HTTP (not JSON): libevent's own 400, and the connection is simply dropped
+raw() { # BYTES [close]: send on a fresh connection, print the answer's status line
+	exec 3<>"/dev/tcp/127.0.0.1/$A_PORT" || return 1
+	(trap '' PIPE; printf '%b' "$1" >&3) 2>/dev/null
+	[ "${2:-}" = close ] || timeout 5 head -1 <&3 | tr -d '\r'
+	exec 3<&-
+}
+check raw_garbage_line [ "$(raw 'GARBAGE\r\n\r\n')" = "HTTP/1.1 400 Bad Request" ]
+# the server may answer and close before all of these bytes are written: no status check
+raw "GET /health HTTP/1.1\r\nX-Big: $(head -c 100000 /dev/zero | tr '\0' a)\r\n\r\n" close
+raw 'POST /v1/completions HTTP/1.1\r\nContent-Length: 50\r\n\r\n{"pro' close
+check raw_negative_length [ "$(raw 'POST /v1/completions HTTP/1.1\r\nContent-Length: -5\r\n\r\n')" = "HTTP/1.1 400 Bad Request" ]
 alive=1
 for u in "$A_URL" "$L_URL"; do
 	curl -gsf -o /dev/null "$u/health" || alive=0

@@ -46,13 +46,20 @@ struct http_job {
 static const char *reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Payload Too Large";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Payload Too Large";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
 	}
 }
 
@@ -144,7 +151,8 @@ static void tokens_text(struct evbuffer *b, const struct http_job *hj, uint64_t 
 
 static void object_head(struct evbuffer *b, const struct http_job *hj, const char *object)
 {
-	evbuffer_add_printf(b, "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%lld,\"model\":", hj->id,
+	evbuffer_add_printf(b,
+			    "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%lld,\"model\":", hj->id,
 			    object, hj->created);
 	add_jstr(b, hj->api->cfg->model);
 }
@@ -179,8 +187,9 @@ static void send_whole(struct http_job *hj)
 	else
 		evbuffer_add_printf(b, ",\"choices\":[{\"index\":0,\"text\":\"");
 	tokens_text(b, hj, 0, out);
-	evbuffer_add_printf(b, "\"%s,\"logprobs\":null,\"finish_reason\":%s,\"stop_reason\":null}]"
-			       ",\"usage\":",
+	evbuffer_add_printf(b,
+			    "\"%s,\"logprobs\":null,\"finish_reason\":%s,\"stop_reason\":null}]"
+			    ",\"usage\":",
 			    chat ? ",\"tool_calls\":[]}" : "", finish_reason(hj));
 	usage_json(b, hj);
 	figure_headers(hj);
@@ -206,8 +215,9 @@ static void stream_tokens(struct http_job *hj, struct evbuffer *b, uint64_t due,
 	if (!hj->started && chat) {
 		evbuffer_add(b, "data: ", 6);
 		object_head(b, hj, object);
-		evbuffer_add_printf(b, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-				       "\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]");
+		evbuffer_add_printf(b,
+				    ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+				    "\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]");
 		chunk_end(b, hj, true);
 	}
 	/* one event per token, as an engine step yields one token per request */
@@ -219,9 +229,10 @@ static void stream_tokens(struct http_job *hj, struct evbuffer *b, uint64_t due,
 		evbuffer_add_printf(b, chat ? ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\""
 					    : ",\"choices\":[{\"index\":0,\"text\":\"");
 		tokens_text(b, hj, k, k + 1);
-		evbuffer_add_printf(b, chat ? "\"},\"logprobs\":null,\"finish_reason\":%s}]"
-					    : "\",\"logprobs\":null,\"finish_reason\":%s,"
-					      "\"stop_reason\":null}]",
+		evbuffer_add_printf(b,
+				    chat ? "\"},\"logprobs\":null,\"finish_reason\":%s}]"
+					 : "\",\"logprobs\":null,\"finish_reason\":%s,"
+					   "\"stop_reason\":null}]",
 				    last ? finish_reason(hj) : "null");
 		chunk_end(b, hj, true);
 	}
@@ -317,8 +328,8 @@ static void handle_completion(struct api *a, struct evhttp_request *req, enum em
 		send_simple_error(a, req, 503, NULL, "out of memory");
 		return;
 	}
-	if (emu_request_parse((const char *)evbuffer_pullup(in, -1), len, ep, &a->lim,
-			      &hj->job.req, &err)) {
+	if (emu_request_parse((const char *)evbuffer_pullup(in, -1), len, ep, &a->lim, &hj->job.req,
+			      &err)) {
 		free(hj);
 		send_error(a, req, &err);
 		return;
@@ -356,8 +367,9 @@ static void handle_models(struct api *a, struct evhttp_request *req)
 	}
 	evbuffer_add_printf(b, "{\"object\":\"list\",\"data\":[{\"id\":");
 	add_jstr(b, a->cfg->model);
-	evbuffer_add_printf(b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"vllm\","
-			       "\"root\":",
+	evbuffer_add_printf(b,
+			    ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"vllm\","
+			    "\"root\":",
 			    (long long)time(NULL));
 	add_jstr(b, a->cfg->model);
 	evbuffer_add_printf(b, ",\"parent\":null,\"max_model_len\":%" PRIu64 ",\"permission\":[]}]",
@@ -368,8 +380,8 @@ static void handle_models(struct api *a, struct evhttp_request *req)
 
 static void handle_metrics(struct api *a, struct evhttp_request *req)
 {
-	struct emu_metrics_info info = { a->cfg->flavor, a->cfg->model, a->cfg->sched.block_size,
-					 a->cfg->sched.cache_blocks };
+	struct emu_metrics_info info = {a->cfg->flavor, a->cfg->model, a->cfg->sched.block_size,
+					a->cfg->sched.cache_blocks};
 	struct evbuffer *b = evbuffer_new();
 	struct emu_gauges g;
 
@@ -427,21 +439,25 @@ int api_setup(struct evhttp *http, struct event_base *base, const struct emu_con
 	static struct api a;
 
 	(void)base;
-	a = (struct api){ .cfg = cfg, .sched = sched };
+	a = (struct api){.cfg = cfg, .sched = sched};
 	a.lim.model = cfg->model;
 	a.lim.max_model_len = cfg->max_model_len;
 	a.lim.default_max_tokens = cfg->default_max_tokens;
 	/* accept every method so that a wrong one gets our JSON 405, not libevent's page */
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-						 EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+					     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+					     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+					     EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	/*
 	 * libevent answers bodies over its own limit with an HTML page before any
 	 * callback runs, so its limit sits above ours: a body somewhat over
 	 * --max-body gets our JSON 413, a gross one is refused unread.
 	 */
 	evhttp_set_max_body_size(http, (ev_ssize_t)(cfg->max_body * 2));
+	/* headers are small in practice; unbounded ones would only eat memory */
+	evhttp_set_max_headers_size(http, 64 * 1024);
+	/* replies without a body (/health) carry no Content-Type, as uvicorn's */
+	evhttp_set_default_content_type(http, NULL);
 	evhttp_set_gencb(http, dispatch, &a);
 	return 0;
 }

@@ -7,7 +7,7 @@
 
 struct cache_entry {
 	uint64_t hash;
-	uint32_t chain; /* next entry in the same bucket, or next free entry */
+	uint32_t chain;	     /* next entry in the same bucket, or next free entry */
 	uint32_t prev, next; /* LRU links, valid while refs == 0 */
 	uint32_t refs;
 };
@@ -16,8 +16,7 @@ int cache_init(struct emu_cache *c, uint32_t capacity)
 {
 	uint32_t i;
 
-	*c = (struct emu_cache){ .capacity = capacity, .lru_head = CACHE_NIL,
-				 .lru_tail = CACHE_NIL };
+	*c = (struct emu_cache){.capacity = capacity, .lru_head = CACHE_NIL, .lru_tail = CACHE_NIL};
 	c->nbuckets = 1;
 	/* load factor at most 1/2 keeps chains short */
 	while (c->nbuckets < capacity * 2ULL && c->nbuckets < (1U << 31))
@@ -51,7 +50,8 @@ size_t cache_full_blocks(size_t len, uint32_t block_tokens)
 
 void cache_block_hashes(const char *text, size_t len, uint32_t block_tokens, uint64_t *out)
 {
-	size_t n = cache_full_blocks(len, block_tokens), bytes = (size_t)block_tokens * EMU_TOKEN_BYTES;
+	size_t n = cache_full_blocks(len, block_tokens),
+	       bytes = (size_t)block_tokens * EMU_TOKEN_BYTES;
 	uint64_t h = CACHE_ROOT_HASH;
 	size_t i;
 

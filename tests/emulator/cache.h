@@ -23,7 +23,7 @@ struct cache_entry;
 
 struct emu_cache {
 	uint32_t capacity;  /* blocks */
-	uint32_t used;      /* entries holding a block */
+	uint32_t used;	    /* entries holding a block */
 	uint32_t pinned;    /* entries used by at least one running request */
 	uint64_t evictions; /* blocks dropped to make room */
 	uint32_t nbuckets;  /* power of two */

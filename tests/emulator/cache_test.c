@@ -52,8 +52,8 @@ static void test_chain(void)
 	       "a block after a change must get a new hash");
 	/* 60 bytes are 15 tokens, 61 bytes 16 (a partial token counts as one) */
 	expect(cache_full_blocks(60, BS) == 3 && cache_full_blocks(61, BS) == 4 &&
-		       cache_full_blocks(64, BS) == 4 && cache_full_blocks(76, BS) == 4 &&
-		       cache_full_blocks(0, BS) == 0,
+		   cache_full_blocks(64, BS) == 4 && cache_full_blocks(76, BS) == 4 &&
+		   cache_full_blocks(0, BS) == 0,
 	       "full-blocks", "only full blocks of 4-byte tokens count (60/61/64/76/0 bytes)");
 	/* 61..64 bytes are all 16 tokens: the last block is full but its bytes differ */
 	cache_block_hashes(a, 61, BS, hx);
@@ -88,7 +88,8 @@ static void test_match_and_lru(void)
 
 	n = cache_acquire(&c, h2, 2, &m);
 	cache_release(&c, h2, n);
-	expect(c.used == 4 && c.evictions == 0, "fill", "4 blocks fill capacity 4 without evicting");
+	expect(c.used == 4 && c.evictions == 0, "fill",
+	       "4 blocks fill capacity 4 without evicting");
 
 	/* h1 is older than h2, so h3 must evict h1's blocks */
 	n = cache_acquire(&c, h3, 2, &m);
@@ -101,8 +102,8 @@ static void test_match_and_lru(void)
 	cache_release(&c, h2, n);
 	n = cache_acquire(&c, h1, 2, &m);
 	cache_release(&c, h1, n);
-	expect(m == 0 && cache_match(&c, h2, 2) == 2 && cache_match(&c, h3, 2) == 0,
-	       "lru-touch", "a hit must refresh a block's recency");
+	expect(m == 0 && cache_match(&c, h2, 2) == 2 && cache_match(&c, h3, 2) == 0, "lru-touch",
+	       "a hit must refresh a block's recency");
 
 	/* released tail-first: with one slot needed, a prompt's last block goes first */
 	make_prompt(p, "7", 1);

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct emu_limits lim = { "kvlb-emu-model", 4096, 16 };
+	static const struct emu_limits lim = {"kvlb-emu-model", 4096, 16};
 	struct emu_request req;
 	struct emu_error err;
 	int ep;

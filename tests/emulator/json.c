@@ -174,14 +174,30 @@ static int parse_string(struct parser *ps, const char *start, const char **out, 
 			if (ps->end - ps->p < 2)
 				return fail(ps, "bad escape at offset %zu", offset(ps, start));
 			switch (ps->p[1]) {
-			case '"': *o++ = '"'; break;
-			case '\\': *o++ = '\\'; break;
-			case '/': *o++ = '/'; break;
-			case 'b': *o++ = '\b'; break;
-			case 'f': *o++ = '\f'; break;
-			case 'n': *o++ = '\n'; break;
-			case 'r': *o++ = '\r'; break;
-			case 't': *o++ = '\t'; break;
+			case '"':
+				*o++ = '"';
+				break;
+			case '\\':
+				*o++ = '\\';
+				break;
+			case '/':
+				*o++ = '/';
+				break;
+			case 'b':
+				*o++ = '\b';
+				break;
+			case 'f':
+				*o++ = '\f';
+				break;
+			case 'n':
+				*o++ = '\n';
+				break;
+			case 'r':
+				*o++ = '\r';
+				break;
+			case 't':
+				*o++ = '\t';
+				break;
 			case 'u':
 				if (ps->end - ps->p < 6 || hex4(ps->p + 2, &cp))
 					return fail(ps, "bad \\u escape at offset %zu",
@@ -192,8 +208,8 @@ static int parse_string(struct parser *ps, const char *start, const char **out, 
 				if (cp >= 0xd800 && cp <= 0xdbff) {
 					/* a high surrogate must be followed by a low one */
 					if (ps->end - ps->p < 12 || ps->p[6] != '\\' ||
-					    ps->p[7] != 'u' || hex4(ps->p + 8, &lo) || lo < 0xdc00 ||
-					    lo > 0xdfff)
+					    ps->p[7] != 'u' || hex4(ps->p + 8, &lo) ||
+					    lo < 0xdc00 || lo > 0xdfff)
 						return fail(ps, "lone surrogate at offset %zu",
 							    offset(ps, start));
 					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -383,7 +399,7 @@ static void arena_free(struct arena_chunk *c)
 
 int json_parse(const char *text, size_t len, struct json_doc *doc, char *err, size_t errlen)
 {
-	struct parser ps = { .p = text, .end = text + len, .err = err, .errlen = errlen };
+	struct parser ps = {.p = text, .end = text + len, .err = err, .errlen = errlen};
 	struct json_value *root;
 
 	if (err && errlen)
@@ -448,11 +464,21 @@ void json_escape(struct evbuffer *out, const char *s, size_t len)
 		evbuffer_add(out, s + run, i - run);
 		run = i + 1;
 		switch (c) {
-		case '"': evbuffer_add(out, "\\\"", 2); break;
-		case '\\': evbuffer_add(out, "\\\\", 2); break;
-		case '\n': evbuffer_add(out, "\\n", 2); break;
-		case '\r': evbuffer_add(out, "\\r", 2); break;
-		case '\t': evbuffer_add(out, "\\t", 2); break;
+		case '"':
+			evbuffer_add(out, "\\\"", 2);
+			break;
+		case '\\':
+			evbuffer_add(out, "\\\\", 2);
+			break;
+		case '\n':
+			evbuffer_add(out, "\\n", 2);
+			break;
+		case '\r':
+			evbuffer_add(out, "\\r", 2);
+			break;
+		case '\t':
+			evbuffer_add(out, "\\t", 2);
+			break;
 		default:
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 15];

@@ -23,14 +23,14 @@ enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSO
 struct json_value {
 	enum json_type type;
 	bool boolean;
-	bool is_int;     /* number written without fraction/exponent and fits int64 */
+	bool is_int;	 /* number written without fraction/exponent and fits int64 */
 	int64_t integer; /* valid when is_int */
 	double number;
-	const char *str; /* decoded, NUL-terminated (may contain NUL: use len) */
-	size_t len;      /* string length, or element count of array/object */
+	const char *str;	  /* decoded, NUL-terminated (may contain NUL: use len) */
+	size_t len;		  /* string length, or element count of array/object */
 	struct json_value *first; /* first element / member value */
 	struct json_value *next;  /* next sibling in the parent */
-	const char *key;          /* member name when the parent is an object */
+	const char *key;	  /* member name when the parent is an object */
 	size_t key_len;
 };
 

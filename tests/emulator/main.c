@@ -24,83 +24,83 @@
 #include "emu.h"
 
 static const char usage_text[] =
-	"Usage: kvlb-emu [OPTIONS]\n"
-	"\n"
-	"Emulated LLM model server: an OpenAI-compatible HTTP API with a prefix cache,\n"
-	"a batch scheduler and a timing model, exposing the metrics of vLLM (or SGLang).\n"
-	"It runs no model; it behaves like one where a load balancer can see it.\n"
-	"\n"
-	"Options:\n"
-	"  --listen ADDR:PORT     address to serve on (default 127.0.0.1:8000); IPv6 as\n"
-	"                         [ADDR]:PORT. Port 0 picks a free port; the address\n"
-	"                         actually bound is printed on stderr either way.\n"
-	"  --name NAME            backend name sent in every response (default: host name)\n"
-	"  --model NAME           served model name (default kvlb-emu-model)\n"
-	"  --flavor vllm|sglang   metric names, labels and buckets to expose (default vllm)\n"
-	"  --block-size TOKENS    prefix-cache block size (default 16)\n"
-	"  --cache-blocks N       prefix-cache capacity in blocks (default 2048)\n"
-	"  --max-batch N          most requests running at once; others wait (default 32)\n"
-	"  --prefill-rate TOK/S   prompt tokens computed per second (default 8000)\n"
-	"  --decode-rate TOK/S    output tokens per second per request (default 40)\n"
-	"  --time-scale X         divide every emulated delay by X (default 1); reported\n"
-	"                         figures stay in emulated time\n"
-	"  --seed N               seed of the generated text and request ids (default 0)\n"
-	"  --max-body BYTES       largest request body accepted (default 16777216); a\n"
-	"                         larger one gets a JSON 413, one over twice BYTES is\n"
-	"                         refused by the HTTP library unread (413, plain page)\n"
-	"  --max-model-len TOKENS largest prompt + output length (default 32768)\n"
-	"  -h, --help             show this help and exit\n"
-	"\n"
-	"Endpoints:\n"
-	"  POST /v1/chat/completions, POST /v1/completions\n"
-	"      OpenAI request bodies; \"stream\": true answers with server-sent events\n"
-	"      (\"data: {...}\" lines, last \"data: [DONE]\"); with\n"
-	"      \"stream_options\": {\"include_usage\": true} a final chunk carries the usage.\n"
-	"      Output length is max_completion_tokens, else max_tokens, else 16; the\n"
-	"      non-standard integer field \"kvlb_output_tokens\" forces it (capped by an\n"
-	"      explicit limit). \"model\" may be absent or empty; another name than\n"
-	"      --model is a 404.\n"
-	"  GET /v1/models, GET /health, GET /metrics\n"
-	"\n"
-	"Tokenization:\n"
-	"  The prompt text is, for chat, every message as \"<role>: <content>\\n\" in order\n"
-	"  (content a string or the text parts of a content array); for completions, the\n"
-	"  prompt string. One token is 4 bytes of that text; a last partial token counts\n"
-	"  as one. Every generated token is 4 bytes: a space and three letters, chosen\n"
-	"  from --seed, the request's \"seed\" and its prompt, so equal requests get equal\n"
-	"  text.\n"
-	"\n"
-	"Prefix cache:\n"
-	"  The prompt's full blocks of --block-size tokens are named by a hash chain,\n"
-	"  h(i) = H(h(i-1), bytes of block i). At admission the longest chain of cached\n"
-	"  blocks is the hit (usage.prompt_tokens_details.cached_tokens = hit blocks x\n"
-	"  block size); the missing blocks are inserted, evicting the least recently\n"
-	"  used blocks that no running request holds.\n"
-	"\n"
-	"Timing (emulated seconds; wall time is that divided by --time-scale):\n"
-	"  Requests wait in a FIFO queue while --max-batch are running. An admitted\n"
-	"  request's prefill computes its uncached tokens (at least one) at\n"
-	"  --prefill-rate, one prefill at a time; its first token comes when that ends,\n"
-	"  then one token every 1/--decode-rate. TTFT = queueing + prefill wait +\n"
-	"  uncached tokens / prefill rate.\n"
-	"\n"
-	"Response headers:\n"
-	"  x-kvlb-backend       --name (on every response; JSON bodies also carry it as\n"
-	"                       \"kvlb_backend\")\n"
-	"  x-kvlb-ttft-ms       emulated time to first token, milliseconds\n"
-	"  x-kvlb-cached-tokens prompt tokens served from the prefix cache\n"
-	"  x-kvlb-prompt-tokens prompt tokens\n"
-	"\n"
-	"Errors are JSON objects as vLLM sends them:\n"
-	"  {\"object\":\"error\",\"message\":...,\"type\":\"BadRequestError\",\"param\":null,\n"
-	"   \"code\":400} with status 400 (bad JSON or fields), 404 (unknown path or\n"
-	"  model), 405 (wrong method), 413 (body over --max-body).\n"
-	"\n"
-	"Exit status: 0 after SIGINT or SIGTERM, 1 on a bad option or when the address\n"
-	"cannot be bound.\n"
-	"\n"
-	"Example:\n"
-	"  kvlb-emu --listen 127.0.0.1:0 --name pod0 --cache-blocks 4096 --time-scale 60\n";
+    "Usage: kvlb-emu [OPTIONS]\n"
+    "\n"
+    "Emulated LLM model server: an OpenAI-compatible HTTP API with a prefix cache,\n"
+    "a batch scheduler and a timing model, exposing the metrics of vLLM (or SGLang).\n"
+    "It runs no model; it behaves like one where a load balancer can see it.\n"
+    "\n"
+    "Options:\n"
+    "  --listen ADDR:PORT     address to serve on (default 127.0.0.1:8000); IPv6 as\n"
+    "                         [ADDR]:PORT. Port 0 picks a free port; the address\n"
+    "                         actually bound is printed on stderr either way.\n"
+    "  --name NAME            backend name sent in every response (default: host name)\n"
+    "  --model NAME           served model name (default kvlb-emu-model)\n"
+    "  --flavor vllm|sglang   metric names, labels and buckets to expose (default vllm)\n"
+    "  --block-size TOKENS    prefix-cache block size (default 16)\n"
+    "  --cache-blocks N       prefix-cache capacity in blocks (default 2048)\n"
+    "  --max-batch N          most requests running at once; others wait (default 32)\n"
+    "  --prefill-rate TOK/S   prompt tokens computed per second (default 8000)\n"
+    "  --decode-rate TOK/S    output tokens per second per request (default 40)\n"
+    "  --time-scale X         divide every emulated delay by X (default 1); reported\n"
+    "                         figures stay in emulated time\n"
+    "  --seed N               seed of the generated text and request ids (default 0)\n"
+    "  --max-body BYTES       largest request body accepted (default 16777216); a\n"
+    "                         larger one gets a JSON 413, one over twice BYTES is\n"
+    "                         refused by the HTTP library unread (413, plain page)\n"
+    "  --max-model-len TOKENS largest prompt + output length (default 131072)\n"
+    "  -h, --help             show this help and exit\n"
+    "\n"
+    "Endpoints:\n"
+    "  POST /v1/chat/completions, POST /v1/completions\n"
+    "      OpenAI request bodies; \"stream\": true answers with server-sent events\n"
+    "      (\"data: {...}\" lines, last \"data: [DONE]\"); with\n"
+    "      \"stream_options\": {\"include_usage\": true} a final chunk carries the usage.\n"
+    "      Output length is max_completion_tokens, else max_tokens, else 16; the\n"
+    "      non-standard integer field \"kvlb_output_tokens\" forces it (capped by an\n"
+    "      explicit limit). \"model\" may be absent or empty; another name than\n"
+    "      --model is a 404.\n"
+    "  GET /v1/models, GET /health, GET /metrics\n"
+    "\n"
+    "Tokenization:\n"
+    "  The prompt text is, for chat, every message as \"<role>: <content>\\n\" in order\n"
+    "  (content a string or the text parts of a content array); for completions, the\n"
+    "  prompt string. One token is 4 bytes of that text; a last partial token counts\n"
+    "  as one. Every generated token is 4 bytes: a space and three letters, chosen\n"
+    "  from --seed, the request's \"seed\" and its prompt, so equal requests get equal\n"
+    "  text.\n"
+    "\n"
+    "Prefix cache:\n"
+    "  The prompt's full blocks of --block-size tokens are named by a hash chain,\n"
+    "  h(i) = H(h(i-1), bytes of block i). At admission the longest chain of cached\n"
+    "  blocks is the hit (usage.prompt_tokens_details.cached_tokens = hit blocks x\n"
+    "  block size); the missing blocks are inserted, evicting the least recently\n"
+    "  used blocks that no running request holds.\n"
+    "\n"
+    "Timing (emulated seconds; wall time is that divided by --time-scale):\n"
+    "  Requests wait in a FIFO queue while --max-batch are running. An admitted\n"
+    "  request's prefill computes its uncached tokens (at least one) at\n"
+    "  --prefill-rate, one prefill at a time; its first token comes when that ends,\n"
+    "  then one token every 1/--decode-rate. TTFT = queueing + prefill wait +\n"
+    "  uncached tokens / prefill rate.\n"
+    "\n"
+    "Response headers:\n"
+    "  x-kvlb-backend       --name (on every response; JSON bodies also carry it as\n"
+    "                       \"kvlb_backend\")\n"
+    "  x-kvlb-ttft-ms       emulated time to first token, milliseconds\n"
+    "  x-kvlb-cached-tokens prompt tokens served from the prefix cache\n"
+    "  x-kvlb-prompt-tokens prompt tokens\n"
+    "\n"
+    "Errors are JSON objects as vLLM sends them:\n"
+    "  {\"object\":\"error\",\"message\":...,\"type\":\"BadRequestError\",\"param\":null,\n"
+    "   \"code\":400} with status 400 (bad JSON or fields), 404 (unknown path or\n"
+    "  model), 405 (wrong method), 413 (body over --max-body).\n"
+    "\n"
+    "Exit status: 0 after SIGINT or SIGTERM, 1 on a bad option or when the address\n"
+    "cannot be bound.\n"
+    "\n"
+    "Example:\n"
+    "  kvlb-emu --listen 127.0.0.1:0 --name pod0 --cache-blocks 4096 --time-scale 60\n";
 
 static void usage_error(const char *fmt, const char *arg)
 {
@@ -213,34 +213,51 @@ static void print_bound(struct evhttp_bound_socket *bs)
 
 int main(int argc, char **argv)
 {
-	enum { O_LISTEN = 256, O_NAME, O_MODEL, O_FLAVOR, O_BLOCK, O_CBLOCKS, O_BATCH,
-	       O_PREFILL, O_DECODE, O_SCALE, O_SEED, O_BODY, O_MODELLEN };
+	enum {
+		O_LISTEN = 256,
+		O_NAME,
+		O_MODEL,
+		O_FLAVOR,
+		O_BLOCK,
+		O_CBLOCKS,
+		O_BATCH,
+		O_PREFILL,
+		O_DECODE,
+		O_SCALE,
+		O_SEED,
+		O_BODY,
+		O_MODELLEN
+	};
 	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "name", required_argument, NULL, O_NAME },
-		{ "model", required_argument, NULL, O_MODEL },
-		{ "flavor", required_argument, NULL, O_FLAVOR },
-		{ "block-size", required_argument, NULL, O_BLOCK },
-		{ "cache-blocks", required_argument, NULL, O_CBLOCKS },
-		{ "max-batch", required_argument, NULL, O_BATCH },
-		{ "prefill-rate", required_argument, NULL, O_PREFILL },
-		{ "decode-rate", required_argument, NULL, O_DECODE },
-		{ "time-scale", required_argument, NULL, O_SCALE },
-		{ "seed", required_argument, NULL, O_SEED },
-		{ "max-body", required_argument, NULL, O_BODY },
-		{ "max-model-len", required_argument, NULL, O_MODELLEN },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"listen", required_argument, NULL, O_LISTEN},
+	    {"name", required_argument, NULL, O_NAME},
+	    {"model", required_argument, NULL, O_MODEL},
+	    {"flavor", required_argument, NULL, O_FLAVOR},
+	    {"block-size", required_argument, NULL, O_BLOCK},
+	    {"cache-blocks", required_argument, NULL, O_CBLOCKS},
+	    {"max-batch", required_argument, NULL, O_BATCH},
+	    {"prefill-rate", required_argument, NULL, O_PREFILL},
+	    {"decode-rate", required_argument, NULL, O_DECODE},
+	    {"time-scale", required_argument, NULL, O_SCALE},
+	    {"seed", required_argument, NULL, O_SEED},
+	    {"max-body", required_argument, NULL, O_BODY},
+	    {"max-model-len", required_argument, NULL, O_MODELLEN},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct emu_config cfg = {
-		.listen = "127.0.0.1:8000",
-		.model = "kvlb-emu-model",
-		.flavor = EMU_VLLM,
-		.sched = { .block_size = 16, .cache_blocks = 2048, .max_batch = 32,
-			   .prefill_rate = 8000, .decode_rate = 40, .time_scale = 1 },
-		.max_body = 16 << 20,
-		.max_model_len = 32768,
-		.default_max_tokens = 16,
+	    .listen = "127.0.0.1:8000",
+	    .model = "kvlb-emu-model",
+	    .flavor = EMU_VLLM,
+	    .sched = {.block_size = 16,
+		      .cache_blocks = 2048,
+		      .max_batch = 32,
+		      .prefill_rate = 8000,
+		      .decode_rate = 40,
+		      .time_scale = 1},
+	    .max_body = 16 << 20,
+	    .max_model_len = 131072,
+	    .default_max_tokens = 16,
 	};
 	struct event *sigint, *sigterm;
 	struct evhttp_bound_socket *bound;
@@ -255,12 +272,15 @@ int main(int argc, char **argv)
 		snprintf(cfg.name, sizeof(cfg.name), "kvlb-emu");
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_LISTEN: cfg.listen = optarg; break;
+		case O_LISTEN:
+			cfg.listen = optarg;
+			break;
 		case O_NAME:
 			if (!*optarg || strlen(optarg) >= sizeof(cfg.name) ||
 			    strpbrk(optarg, "\r\n"))
-				usage_error("--name wants 1 to 255 characters on one line, not '%s'",
-					    optarg);
+				usage_error(
+				    "--name wants 1 to 255 characters on one line, not '%s'",
+				    optarg);
 			snprintf(cfg.name, sizeof(cfg.name), "%s", optarg);
 			break;
 		case O_MODEL:
@@ -277,25 +297,40 @@ int main(int argc, char **argv)
 				usage_error("--flavor wants vllm or sglang, not '%s'", optarg);
 			break;
 		case O_BLOCK:
-			cfg.sched.block_size = (uint32_t)parse_uint("--block-size", optarg, 1, 65536);
+			cfg.sched.block_size =
+			    (uint32_t)parse_uint("--block-size", optarg, 1, 65536);
 			break;
 		case O_CBLOCKS:
 			cfg.sched.cache_blocks =
-				(uint32_t)parse_uint("--cache-blocks", optarg, 1, 1U << 26);
+			    (uint32_t)parse_uint("--cache-blocks", optarg, 1, 1U << 26);
 			break;
 		case O_BATCH:
-			cfg.sched.max_batch = (uint32_t)parse_uint("--max-batch", optarg, 1, 1 << 20);
+			cfg.sched.max_batch =
+			    (uint32_t)parse_uint("--max-batch", optarg, 1, 1 << 20);
 			break;
-		case O_PREFILL: cfg.sched.prefill_rate = parse_rate("--prefill-rate", optarg); break;
-		case O_DECODE: cfg.sched.decode_rate = parse_rate("--decode-rate", optarg); break;
-		case O_SCALE: cfg.sched.time_scale = parse_rate("--time-scale", optarg); break;
-		case O_SEED: cfg.seed = parse_uint("--seed", optarg, 0, UINT64_MAX); break;
-		case O_BODY: cfg.max_body = parse_uint("--max-body", optarg, 64, 1ULL << 32); break;
+		case O_PREFILL:
+			cfg.sched.prefill_rate = parse_rate("--prefill-rate", optarg);
+			break;
+		case O_DECODE:
+			cfg.sched.decode_rate = parse_rate("--decode-rate", optarg);
+			break;
+		case O_SCALE:
+			cfg.sched.time_scale = parse_rate("--time-scale", optarg);
+			break;
+		case O_SEED:
+			cfg.seed = parse_uint("--seed", optarg, 0, UINT64_MAX);
+			break;
+		case O_BODY:
+			cfg.max_body = parse_uint("--max-body", optarg, 64, 1ULL << 32);
+			break;
 		case O_MODELLEN:
 			cfg.max_model_len = parse_uint("--max-model-len", optarg, 16, 1 << 24);
 			break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		default: usage_error("%s", "bad option");
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			usage_error("%s", "bad option");
 		}
 	}
 	if (optind < argc)
@@ -312,8 +347,7 @@ int main(int argc, char **argv)
 	}
 	bound = evhttp_bind_socket_with_handle(http, host, port);
 	if (!bound) {
-		fprintf(stderr, "kvlb-emu: cannot listen on %s: %s\n", cfg.listen,
-			strerror(errno));
+		fprintf(stderr, "kvlb-emu: cannot listen on %s: %s\n", cfg.listen, strerror(errno));
 		return 1;
 	}
 	/* idle or stalled clients must not pin connections forever */

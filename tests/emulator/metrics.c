@@ -10,26 +10,25 @@
 #include "metrics.h"
 
 /* Bucket bounds as the servers define them (see the metrics reference). */
-static const double vllm_ttft_le[] = { 0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
-				       0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0,
-				       20.0,  40.0,  80.0, 160.0, 640.0, 2560.0 };
-static const double vllm_itl_le[] = { 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,
-				      0.3,  0.4,   0.5,  0.75,  1.0, 2.5,  5.0,
-				      7.5,  10.0,  20.0, 40.0,  80.0 };
-static const double vllm_latency_le[] = { 0.3,  0.5,  0.8,  1.0,   1.5,   2.0,   2.5,
-					  5.0,  10.0, 15.0, 20.0,  30.0,  40.0,  50.0,
-					  60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0 };
-static const double sgl_ttft_le[] = { 0.1, 0.2, 0.4, 0.6, 0.8, 1,  2,  4,   6,   8,
-				      10,  20,  40,  60,  80,  100, 200, 400 };
-static const double sgl_itl_le[] = { 0.002, 0.004, 0.006, 0.008, 0.010, 0.015, 0.020, 0.025,
-				     0.030, 0.035, 0.040, 0.060, 0.080, 0.100, 0.200, 0.400,
-				     0.600, 0.800, 1.0,   2.0,   4.0,   6.0,   8.0 };
-static const double sgl_e2e_le[] = { 0.1, 0.2, 0.4, 0.6, 0.8, 1,   2,   4,    6,    8,    10,
-				     20,  40,  60,  80,  100, 200, 400, 600, 1200, 1800, 2400 };
-static const double sgl_tokens_le[] = { 100,   300,   500,    700,    1000,   1500,  2000,  3000,
-					4000,  5000,  6000,   7000,   8000,   9000,  10000, 12000,
-					15000, 20000, 22000,  25000,  30000,  35000, 40000, 66000,
-					99000, 132000, 300000, 600000, 900000, 1100000 };
+static const double vllm_ttft_le[] = {0.001, 0.005, 0.01, 0.02,	 0.04,	0.06,  0.08, 0.1,
+				      0.25,  0.5,   0.75, 1.0,	 2.5,	5.0,   7.5,  10.0,
+				      20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
+static const double vllm_itl_le[] = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,	0.3,  0.4, 0.5,
+				     0.75, 1.0,	  2.5,	5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
+static const double vllm_latency_le[] = {0.3,  0.5,   0.8,   1.0,   1.5,   2.0,	   2.5,
+					 5.0,  10.0,  15.0,  20.0,  30.0,  40.0,   50.0,
+					 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
+static const double sgl_ttft_le[] = {0.1, 0.2, 0.4, 0.6, 0.8, 1,  2,   4,   6,
+				     8,	  10,  20,  40,	 60,  80, 100, 200, 400};
+static const double sgl_itl_le[] = {0.002, 0.004, 0.006, 0.008, 0.010, 0.015, 0.020, 0.025,
+				    0.030, 0.035, 0.040, 0.060, 0.080, 0.100, 0.200, 0.400,
+				    0.600, 0.800, 1.0,	 2.0,	4.0,   6.0,   8.0};
+static const double sgl_e2e_le[] = {0.1, 0.2, 0.4, 0.6, 0.8, 1,	  2,   4,   6,	  8,	10,
+				    20,	 40,  60,  80,	100, 200, 400, 600, 1200, 1800, 2400};
+static const double sgl_tokens_le[] = {100,   300,    500,    700,    1000,   1500,   2000,  3000,
+				       4000,  5000,   6000,   7000,   8000,   9000,   10000, 12000,
+				       15000, 20000,  22000,  25000,  30000,  35000,  40000, 66000,
+				       99000, 132000, 300000, 600000, 900000, 1100000};
 
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
 
@@ -46,7 +45,7 @@ static void hist_setup(struct emu_hist *h, const double *le, int n)
 
 void metrics_init(struct emu_metrics *m, uint64_t max_model_len)
 {
-	static const int mant[] = { 1, 2, 5 };
+	static const int mant[] = {1, 2, 5};
 	double scale = 1;
 
 	memset(m, 0, sizeof(*m));
@@ -190,10 +189,10 @@ static void histogram(struct evbuffer *o, const char *name, const char *help, co
 			    fmt(h->sum, b));
 }
 
-static void render_vllm(struct evbuffer *o, const struct emu_metrics *m,
-			const struct emu_gauges *g, const struct emu_metrics_info *info)
+static void render_vllm(struct evbuffer *o, const struct emu_metrics *m, const struct emu_gauges *g,
+			const struct emu_metrics_info *info)
 {
-	static const char *const reasons[EMU_FINISH_N] = { "stop", "length", "abort" };
+	static const char *const reasons[EMU_FINISH_N] = {"stop", "length", "abort"};
 	char model[512], L[600], post[560], lbl[700];
 	int i;
 
@@ -201,8 +200,8 @@ static void render_vllm(struct evbuffer *o, const struct emu_metrics *m,
 	snprintf(L, sizeof(L), "engine=\"0\",model_name=\"%s\"", model);
 	snprintf(post, sizeof(post), "model_name=\"%s\"", model);
 
-	gauge(o, "vllm:num_requests_running", "Number of requests in model execution batches.",
-	      L, (double)g->running);
+	gauge(o, "vllm:num_requests_running", "Number of requests in model execution batches.", L,
+	      (double)g->running);
 	gauge(o, "vllm:num_requests_waiting", "Number of requests waiting to be processed.", L,
 	      (double)g->waiting);
 	gauge(o, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", L,
@@ -219,7 +218,8 @@ static void render_vllm(struct evbuffer *o, const struct emu_metrics *m,
 		(double)m->prompt_tokens);
 	counter(o, "vllm:generation_tokens", "Number of generation tokens processed.", L,
 		(double)m->generation_tokens);
-	head(o, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
+	head(o, "vllm:request_success_total", "counter",
+	     "Count of successfully processed requests.");
 	for (i = 0; i < EMU_FINISH_N; i++) {
 		snprintf(lbl, sizeof(lbl), "engine=\"0\",finished_reason=\"%s\",%s", reasons[i],
 			 post);
@@ -233,14 +233,11 @@ static void render_vllm(struct evbuffer *o, const struct emu_metrics *m,
 		  "Histogram of the max_tokens request parameter.", "engine=\"0\"", post,
 		  &m->v_max_tokens);
 	histogram(o, "vllm:time_to_first_token_seconds",
-		  "Histogram of time to first token in seconds.", "engine=\"0\"", post,
-		  &m->v_ttft);
+		  "Histogram of time to first token in seconds.", "engine=\"0\"", post, &m->v_ttft);
 	histogram(o, "vllm:inter_token_latency_seconds",
-		  "Histogram of inter-token latency in seconds.", "engine=\"0\"", post,
-		  &m->v_itl);
+		  "Histogram of inter-token latency in seconds.", "engine=\"0\"", post, &m->v_itl);
 	histogram(o, "vllm:e2e_request_latency_seconds",
-		  "Histogram of e2e request latency in seconds.", "engine=\"0\"", post,
-		  &m->v_e2e);
+		  "Histogram of e2e request latency in seconds.", "engine=\"0\"", post, &m->v_e2e);
 	histogram(o, "vllm:request_queue_time_seconds",
 		  "Histogram of time spent in WAITING phase for request.", "engine=\"0\"", post,
 		  &m->v_queue);
@@ -277,8 +274,7 @@ static void render_sglang(struct evbuffer *o, const struct emu_metrics *m,
 	gauge(o, "sglang:num_queue_reqs", "The number of requests in the waiting queue.", S,
 	      (double)g->waiting);
 	gauge(o, "sglang:token_usage", "The token usage.", S, g->kv_usage);
-	gauge(o, "sglang:num_used_tokens", "The number of used tokens.", S,
-	      (double)g->used_tokens);
+	gauge(o, "sglang:num_used_tokens", "The number of used tokens.", S, (double)g->used_tokens);
 	gauge(o, "sglang:max_total_num_tokens",
 	      "Maximum total number of tokens in the KV cache pool.", S, (double)g->total_tokens);
 	gauge(o, "sglang:cache_hit_rate", "The prefix cache hit rate.", S, m->last_hit_rate);
@@ -293,8 +289,7 @@ static void render_sglang(struct evbuffer *o, const struct emu_metrics *m,
 		(double)m->generation_tokens);
 	counter(o, "sglang:cached_tokens", "Number of cached prompt tokens.", T,
 		(double)m->cache_hits);
-	counter(o, "sglang:num_requests", "Number of requests processed.", T,
-		(double)m->requests);
+	counter(o, "sglang:num_requests", "Number of requests processed.", T, (double)m->requests);
 	counter(o, "sglang:num_aborted_requests", "Number of requests aborted.", T,
 		(double)m->finished[EMU_FINISH_ABORT]);
 	histogram(o, "sglang:time_to_first_token_seconds",
@@ -305,8 +300,8 @@ static void render_sglang(struct evbuffer *o, const struct emu_metrics *m,
 		  "Histogram of End-to-end request latency in seconds", "", T, &m->s_e2e);
 	histogram(o, "sglang:prompt_tokens_histogram", "Histogram of prompt token length.", "", T,
 		  &m->s_prompt);
-	histogram(o, "sglang:generation_tokens_histogram",
-		  "Histogram of generation token length.", "", T, &m->s_gen);
+	histogram(o, "sglang:generation_tokens_histogram", "Histogram of generation token length.",
+		  "", T, &m->s_gen);
 }
 
 void metrics_render(struct evbuffer *out, const struct emu_metrics *m, const struct emu_gauges *g,

@@ -44,12 +44,23 @@ void emu_error_set(struct emu_error *err, int status, const char *param, const c
 	err->status = status;
 	err->param = param;
 	switch (status) {
-	case 404: err->type = "NotFoundError"; break;
-	case 405: err->type = "MethodNotAllowedError"; break;
-	case 413: err->type = "RequestEntityTooLargeError"; break;
-	case 500: err->type = "InternalServerError"; break;
-	case 503: err->type = "ServiceUnavailableError"; break;
-	default: err->type = "BadRequestError";
+	case 404:
+		err->type = "NotFoundError";
+		break;
+	case 405:
+		err->type = "MethodNotAllowedError";
+		break;
+	case 413:
+		err->type = "RequestEntityTooLargeError";
+		break;
+	case 500:
+		err->type = "InternalServerError";
+		break;
+	case 503:
+		err->type = "ServiceUnavailableError";
+		break;
+	default:
+		err->type = "BadRequestError";
 	}
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
@@ -58,8 +69,8 @@ void emu_error_set(struct emu_error *err, int status, const char *param, const c
 
 static const char *type_name(const struct json_value *v)
 {
-	static const char *const names[] = { "null", "boolean", "number", "string", "array",
-					     "object" };
+	static const char *const names[] = {"null",   "boolean", "number",
+					    "string", "array",	 "object"};
 	return names[v->type];
 }
 
@@ -80,8 +91,8 @@ static int get_bool(const struct json_value *body, const char *name, bool *out,
 }
 
 /* Optional integer field in [@min, MAX_TOKEN_FIELD]; returns 1 when present. */
-static int get_count(const struct json_value *body, const char *name, uint64_t min,
-		     uint64_t *out, struct emu_error *err)
+static int get_count(const struct json_value *body, const char *name, uint64_t min, uint64_t *out,
+		     struct emu_error *err)
 {
 	const struct json_value *v = json_get(body, name);
 
@@ -111,8 +122,10 @@ static int add_content(struct text *t, const struct json_value *c, size_t idx,
 	if (c->type == JSON_STRING)
 		return text_add(t, c->str, c->len);
 	if (c->type != JSON_ARRAY) {
-		emu_error_set(err, 400, "messages", "messages[%zu].content must be a string or an "
-			      "array of content parts, not %s", idx, type_name(c));
+		emu_error_set(err, 400, "messages",
+			      "messages[%zu].content must be a string or an "
+			      "array of content parts, not %s",
+			      idx, type_name(c));
 		return -1;
 	}
 	for (part = c->first; part; part = part->next) {
@@ -177,8 +190,7 @@ static int chat_prompt(const struct json_value *body, struct text *t, struct emu
 	return 0;
 }
 
-static int completion_prompt(const struct json_value *body, struct text *t,
-			     struct emu_error *err)
+static int completion_prompt(const struct json_value *body, struct text *t, struct emu_error *err)
 {
 	const struct json_value *p = json_get(body, "prompt");
 
@@ -190,7 +202,8 @@ static int completion_prompt(const struct json_value *body, struct text *t,
 	if (p->type == JSON_ARRAY && p->len == 1 && p->first->type == JSON_STRING)
 		p = p->first;
 	if (p->type != JSON_STRING) {
-		emu_error_set(err, 400, "prompt", "'prompt' must be a string or a list of one "
+		emu_error_set(err, 400, "prompt",
+			      "'prompt' must be a string or a list of one "
 			      "string (token-id and batched prompts are not emulated)");
 		return -1;
 	}
@@ -228,7 +241,8 @@ static int parse_options(const struct json_value *body, const struct emu_limits 
 	so = json_get(body, "stream_options");
 	if (so && so->type != JSON_NULL) {
 		if (so->type != JSON_OBJECT) {
-			emu_error_set(err, 400, "stream_options", "'stream_options' must be an object");
+			emu_error_set(err, 400, "stream_options",
+				      "'stream_options' must be an object");
 			return -1;
 		}
 		if (!req->stream) {
@@ -240,7 +254,8 @@ static int parse_options(const struct json_value *body, const struct emu_limits 
 			return -1;
 	}
 	n = json_get(body, "n");
-	if (n && n->type != JSON_NULL && (n->type != JSON_NUMBER || !n->is_int || n->integer != 1)) {
+	if (n && n->type != JSON_NULL &&
+	    (n->type != JSON_NUMBER || !n->is_int || n->integer != 1)) {
 		emu_error_set(err, 400, "n", "only n=1 is emulated");
 		return -1;
 	}
@@ -292,7 +307,7 @@ int emu_request_parse(const char *body, size_t len, enum emu_endpoint endpoint,
 		      const struct emu_limits *lim, struct emu_request *req, struct emu_error *err)
 {
 	struct json_doc doc;
-	struct text t = { 0 };
+	struct text t = {0};
 	char jerr[128];
 	int r;
 

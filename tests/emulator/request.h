@@ -17,7 +17,7 @@
 enum emu_endpoint { EMU_CHAT, EMU_COMPLETION };
 
 struct emu_limits {
-	const char *model;      /* the served model name */
+	const char *model;	/* the served model name */
 	uint64_t max_model_len; /* prompt + output tokens */
 	uint64_t default_max_tokens;
 };
@@ -27,7 +27,7 @@ struct emu_request {
 	char *prompt; /* the text that is tokenized and cached (malloc'd) */
 	size_t prompt_len;
 	uint64_t prompt_tokens;
-	uint64_t max_tokens;    /* the request's limit (or the default) */
+	uint64_t max_tokens;	/* the request's limit (or the default) */
 	uint64_t output_tokens; /* tokens to generate */
 	bool stream;
 	bool include_usage;
@@ -35,7 +35,7 @@ struct emu_request {
 };
 
 struct emu_error {
-	int status;       /* HTTP status */
+	int status;	  /* HTTP status */
 	const char *type; /* e.g. "BadRequestError" */
 	const char *param;
 	char message[256];
@@ -48,6 +48,6 @@ void emu_request_free(struct emu_request *req);
 
 /* Fill @err (also used by the HTTP layer for its own errors). */
 void emu_error_set(struct emu_error *err, int status, const char *param, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -24,7 +24,7 @@ double sched_now(const struct emu_sched *s)
 int sched_init(struct emu_sched *s, struct event_base *base, const struct emu_sched_config *cfg,
 	       uint64_t max_model_len)
 {
-	*s = (struct emu_sched){ .cfg = *cfg, .base = base };
+	*s = (struct emu_sched){.cfg = *cfg, .base = base};
 	TAILQ_INIT(&s->waiting);
 	metrics_init(&s->metrics, max_model_len);
 	s->t0 = wall_seconds();
@@ -39,7 +39,7 @@ void sched_destroy(struct emu_sched *s)
 static void arm(struct emu_sched *s, struct emu_job *job, double at)
 {
 	double delay = (at - sched_now(s)) / s->cfg.time_scale;
-	struct timeval tv = { 0, 0 };
+	struct timeval tv = {0, 0};
 
 	if (delay > 0) {
 		/* round up so the timer never fires before the token is due */

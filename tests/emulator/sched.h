@@ -49,8 +49,8 @@ struct emu_job {
 	uint32_t nblocks, pinned, private_blocks;
 	uint64_t cached_tokens;
 	double arrival, admitted, first_token, finish; /* emulated seconds */
-	uint64_t due;      /* tokens released so far */
-	uint64_t due_sent; /* tokens the HTTP layer has written */
+	uint64_t due;				       /* tokens released so far */
+	uint64_t due_sent;			       /* tokens the HTTP layer has written */
 	enum emu_job_state state;
 	bool stream_progress; /* report every token (streaming), not only the end */
 	struct event *timer;

@@ -3,9 +3,12 @@
 # emu_start VAR ARGS...  start build/kvlb-emu on a free loopback port with ARGS;
 #                        sets VAR_PORT, VAR_PID, VAR_URL once /health answers.
 # metric URL NAME      first sample of metric NAME; metric_is URL NAME VALUE tests it.
-# emu_stop_all           kill every emulator started here (call from the EXIT trap).
+# emu_stop_all           stop every emulator started here (call from the EXIT trap) and
+#                        report emu-clean-exit: each exited 0, no sanitizer reports.
 
-EMU_BIN=${KVLB_EMU:-$KVLB_BUILD/kvlb-emu}
+# the ASan/UBSan build when there is one, so the HTTP tests also check memory safety
+EMU_BIN=${KVLB_EMU:-$KVLB_BUILD/tests/kvlb-emu}
+[ -x "$EMU_BIN" ] || EMU_BIN=$KVLB_BUILD/kvlb-emu
 EMU_WORK=${EMU_WORK:-$(mktemp -d)}
 EMU_PIDS=()
 
@@ -41,13 +44,21 @@ emu_start() {
 }
 
 emu_stop_all() {
-	local p
+	local p rc bad=0
 	for p in "${EMU_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
+	# SIGTERM is a clean exit: anything else (a sanitizer report, a leak) is a bug
 	for p in "${EMU_PIDS[@]}"; do
 		wait "$p" 2>/dev/null
+		rc=$?
+		[ $rc -eq 0 ] || { echo "kvlb-emu pid $p exited $rc" >&2; bad=1; }
 	done
+	if grep -l -e 'Sanitizer' -e 'runtime error' "$EMU_WORK"/*.log 2>/dev/null; then
+		cat "$EMU_WORK"/*.log >&2
+		bad=1
+	fi
+	[ $bad -eq 0 ] && pass emu-clean-exit || fail emu-clean-exit "an emulator crashed, leaked or misbehaved"
 	rm -rf "$EMU_WORK"
 }
 
