@@ -315,6 +315,10 @@ int kt_net_setup(char *err, size_t errlen)
 	};
 	size_t i;
 
+	if (kt_sh("command -v ip")) {
+		snprintf(err, errlen, "no ip(8) command (iproute2) in PATH");
+		return -1;
+	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (kt_sh("%s", cmds[i])) {
 			snprintf(err, errlen, "'%s' failed", cmds[i]);
