@@ -154,7 +154,7 @@ snap >"$WORK/snap0"
 bad() {
 	local want=$1 msg=$2 name
 	shift 2
-	name="bad_args: kvlbctl $*"
+	name="${BAD_NAME:-bad_args}: kvlbctl $*"
 	K "$@" >"$WORK/out" 2>"$WORK/err"
 	local rc=$?
 	snap >"$WORK/snap1"
@@ -358,5 +358,20 @@ for o in $objects; do
 	done
 done
 check completion_matches_help [ $comp_ok -eq 1 ]
+
+# --- a write failing half way is undone ----------------------------------------
+# Freezing the ring makes every ring write fail (EPERM) after the backend slot
+# was written: the edit must fail and leave the other maps as they were.
+# Last, since a frozen map stays frozen.
+if bpftool map freeze pinned "$PIN/kvlb_ring" 2>/dev/null; then
+	snap >"$WORK/snap0"
+	BAD_NAME=failed_write_undone
+	bad 1 "writing kvlb_ring" backend add "$V4" 203.0.113.60:8000
+	bad 1 "writing kvlb_ring" backend del "$V4" 203.0.113.11:8000
+	bad 1 "writing kvlb_ring" backend drain "$V4" 203.0.113.11:8000
+	bad 1 "writing kvlb_ring" vip add 192.0.2.61:80
+else
+	skip failed_write_is_undone "bpftool cannot freeze maps here"
+fi
 
 [ -z "$KVLB_FAILED" ]

@@ -123,7 +123,7 @@ static void test_weighted(void)
 {
 	const char *name = "maglev_weighted_shares";
 	static const __u32 sets[][6] = {
-		{1, 2, 3}, {1, 1, 1, 1, 4}, {5, 10, 20, 40, 80, 100}, {1, 65535}, {100, 101, 1, 7},
+	    {1, 2, 3}, {1, 1, 1, 1, 4}, {5, 10, 20, 40, 80, 100}, {1, 65535}, {100, 101, 1, 7},
 	};
 	static const int lens[] = {3, 5, 6, 2, 4};
 	struct kvlb_maglev_backend b[6];
@@ -228,8 +228,7 @@ static void test_determinism(void)
 	/* Rings must be identical across hosts and releases: a changed hash
 	 * re-places every connection after an upgrade. */
 	CHECK(name, kvlb_hash64(s, sizeof(s), 0) == kvlb_hash64(s, sizeof(s), 0), "unstable");
-	CHECK(name, kvlb_hash64(s, sizeof(s), 0) != kvlb_hash64(s, sizeof(s), 1),
-	      "seed ignored");
+	CHECK(name, kvlb_hash64(s, sizeof(s), 0) != kvlb_hash64(s, sizeof(s), 1), "seed ignored");
 	CHECK(name, kvlb_hash64(s, 3, 0) != kvlb_hash64(s, 4, 0), "length ignored");
 	CASE_END(name);
 }

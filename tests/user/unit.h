@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-static int unit_failed;	 /* any check of the whole binary */
+static int unit_failed;	     /* any check of the whole binary */
 static int unit_case_failed; /* any check of the current case */
 
 /* Report a failed check (once per case is enough to read, all are printed). */
