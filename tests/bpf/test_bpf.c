@@ -111,6 +111,8 @@ struct out_edit {
 #define M_FLIP_V6   (1u << 1) /* VIP 1 uses its second ring slot */
 #define M_CLEAR_BE0 (1u << 2) /* backend 0's slot emptied (flags 0) */
 #define M_CLEAR_BE2 (1u << 3)
+#define M_DRAIN_BE0 (1u << 4) /* backend 0 draining: no new flows, existing ones finish */
+#define M_DOWN_BE0  (1u << 5) /* backend 0 unhealthy: no new flows */
 
 struct delta {
 	int field;   /* S_* + 1; 0 ends the list */
@@ -337,6 +339,16 @@ static const struct scenario scenarios[] = {
 	  .in = { TCP4(VIP4, 80, 40000), .saddr = "198.51.100.2" }, .prime = &prime4,
 	  .mutate = M_FLIP_V4, .verdict = XDP_PASS, .out = TO(BE1, BE_PORT),
 	  .d = { D_XDP_PASS_STACK_NEW }, .flow = F_BE(1) },
+	/* Draining or unhealthy backends take no new flows (kvlbd rebuilds the
+	 * ring without them) but keep the ones they have. */
+	{ "xdp-ipv4-flow-kept-on-draining-backend", XDP, .in = { TCP4(VIP4, 80, 40000) },
+	  .prime = &prime4, .mutate = M_FLIP_V4 | M_DRAIN_BE0, .verdict = XDP_PASS,
+	  .out = TO(BE0, BE_PORT),
+	  .d = { D(xdp_rx, 1), D(xdp_forwarded_stack, 1), D(xdp_bytes, LEN_IN) }, .flow = F_BE(0) },
+	{ "xdp-ipv4-flow-kept-on-down-backend", XDP, .in = { TCP4(VIP4, 80, 40000) },
+	  .prime = &prime4, .mutate = M_FLIP_V4 | M_DOWN_BE0, .verdict = XDP_PASS,
+	  .out = TO(BE0, BE_PORT),
+	  .d = { D(xdp_rx, 1), D(xdp_forwarded_stack, 1), D(xdp_bytes, LEN_IN) }, .flow = F_BE(0) },
 	{ "xdp-ipv4-stale-backend-replaced", XDP, .in = { TCP4(VIP4, 80, 40000) },
 	  .prime = &prime4, .mutate = M_FLIP_V4 | M_CLEAR_BE0, .verdict = XDP_PASS,
 	  .out = TO(BE1, BE_PORT), .d = { D_XDP_PASS_STACK_NEW, D(xdp_stale_backend, 1) },
@@ -536,9 +548,19 @@ static int fx_mutate(unsigned int m)
 			return -errno;
 	}
 	for (i = 0; i < N_BACKENDS; i++) {
-		if (!((i == 0 && (m & M_CLEAR_BE0)) || (i == 2 && (m & M_CLEAR_BE2))))
+		bool clear = (i == 0 && (m & M_CLEAR_BE0)) || (i == 2 && (m & M_CLEAR_BE2));
+		bool drain = i == 0 && (m & M_DRAIN_BE0), down = i == 0 && (m & M_DOWN_BE0);
+
+		if (!clear && !drain && !down)
 			continue;
-		memset(&be, 0, sizeof(be));
+		if (bpf_map_lookup_elem(T.backends, &i, &be))
+			return -errno;
+		if (clear)
+			memset(&be, 0, sizeof(be));
+		if (drain)
+			be.flags |= KVLB_BE_F_DRAINING;
+		if (down)
+			be.flags |= KVLB_BE_F_DOWN;
 		if (bpf_map_update_elem(T.backends, &i, &be, BPF_ANY))
 			return -errno;
 	}
