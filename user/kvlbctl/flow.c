@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* kvlbctl flows */
 #include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "kvlbctl.h"
@@ -58,7 +60,10 @@ int kv_flows(struct kv_ctx *c, int argc, char **argv)
 {
 	struct flow_walk w = {.c = c};
 	struct timespec ts;
-	int i;
+	FILE *mem = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int i, n;
 
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--limit")) {
@@ -75,19 +80,26 @@ int kv_flows(struct kv_ctx *c, int argc, char **argv)
 	/* bpf_ktime_get_ns() counts CLOCK_MONOTONIC. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	w.now_ns = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-	if (c->json)
+	/* JSON goes to a buffer first, so a walk failing half way prints
+	 * only the error: stdout stays one JSON document. */
+	if (c->json) {
+		mem = open_memstream(&buf, &len);
+		if (!mem)
+			return kv_fail(c, "out of memory");
+		json_init(&c->jw, mem, c->pretty);
 		json_array_start(&c->jw);
-	if (kvlb_flow_walk(&c->h, show_flow, &w) < 0) {
-		if (c->json) {
-			/* Keep stdout one JSON document: the error replaces the list. */
-			json_array_end(&c->jw);
-			json_finish(&c->jw);
-		}
-		return kv_fail(c, "%s", kvlb_error());
 	}
+	n = kvlb_flow_walk(&c->h, show_flow, &w);
 	if (c->json) {
 		json_array_end(&c->jw);
 		json_finish(&c->jw);
+		fclose(mem);
+		json_init(&c->jw, stdout, c->pretty);
+		if (n >= 0)
+			fwrite(buf, 1, len, stdout);
+		free(buf);
 	}
+	if (n < 0)
+		return kv_fail(c, "%s", kvlb_error());
 	return KV_OK;
 }
