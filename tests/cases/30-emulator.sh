@@ -225,6 +225,9 @@ st=$(post "$A_URL" /v1/completions "$(printf '{"prompt":"\xff\xfe"}')")
 check invalid_utf8 err_ok 400
 st=$(post "$A_URL" /v1/completions "$(printf '%.0s[' $(seq 5000))")
 check deep_nesting err_ok 400
+{ printf '{"prompt":"x","junk":['; yes 1, | head -300000 | tr -d '\n'; printf '1]}'; } >"$W/many"
+st=$(post "$A_URL" /v1/completions @"$W/many")
+check too_many_values err_ok 400
 st=$(post "$A_URL" /v1/completions '[1,2,3]')
 check body_not_object err_ok 400
 st=$(curl -gs -o "$W/body" -w '%{http_code}' "$A_URL/v1/chat/completions")

@@ -22,6 +22,7 @@ struct parser {
 	char *err;
 	size_t errlen;
 	int depth;
+	size_t values;
 };
 
 static void *arena_alloc(struct parser *ps, size_t n)
@@ -314,8 +315,11 @@ static int parse_container(struct parser *ps, const char *start, struct json_val
 		return 0;
 	}
 	for (;;) {
-		struct json_value *e = arena_alloc(ps, sizeof(*e));
+		struct json_value *e;
 
+		if (++ps->values > JSON_MAX_VALUES)
+			return fail(ps, "more than %d values", JSON_MAX_VALUES);
+		e = arena_alloc(ps, sizeof(*e));
 		if (!e)
 			return fail(ps, "out of memory");
 		memset(e, 0, sizeof(*e));

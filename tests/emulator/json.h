@@ -17,6 +17,11 @@
 
 /* Deeper documents are rejected: a stack-overflow guard, far above real requests. */
 #define JSON_MAX_DEPTH 64
+/*
+ * More values are rejected: a tree node is ~20 times the size of the "1," that
+ * makes it, so without a cap a large body of tiny values would cost gigabytes.
+ */
+#define JSON_MAX_VALUES (1 << 18)
 
 enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
 

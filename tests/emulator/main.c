@@ -147,6 +147,8 @@ static double parse_rate(const char *opt, const char *s)
 static int split_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
 {
 	const char *colon;
+	unsigned long p;
+	char *end;
 	size_t n;
 
 	if (*s == '[') {
@@ -169,9 +171,6 @@ static int split_listen(const char *s, char *host, size_t hostlen, uint16_t *por
 		memcpy(host, s, n);
 	}
 	host[n] = '\0';
-	char *end;
-	unsigned long p;
-
 	errno = 0;
 	p = strtoul(colon + 1, &end, 10);
 	if (errno || end == colon + 1 || *end || p > 65535)
@@ -189,22 +188,21 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void print_bound(struct evhttp_bound_socket *bs)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	socklen_t len = sizeof(ss);
 	char addr[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
-	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
-			port = ntohs(s6->sin6_port);
-			fprintf(stderr, "kvlb-emu: listening on [%s]:%u\n", addr, port);
-			return;
-		}
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
+	/* tests and scripts read the port from this line when they asked for port 0 */
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &len) == 0 &&
+	    ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
+		fprintf(stderr, "kvlb-emu: listening on [%s]:%u\n", addr, ntohs(s6->sin6_port));
+		return;
+	}
+	if (ss.ss_family == AF_INET) {
 		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
 		port = ntohs(s4->sin_port);
 	}
