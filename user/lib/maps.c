@@ -84,6 +84,8 @@ static const struct map_spec map_specs[] = {
      sizeof(struct kvlb_stats), 1},
     {KVLB_MAP_CONFIG, offsetof(struct kvlb_handle, config_fd), sizeof(__u32),
      sizeof(struct kvlb_config), 1},
+    {KVLB_MAP_BACKEND_LOAD, offsetof(struct kvlb_handle, load_fd), sizeof(__u32),
+     sizeof(struct kvlb_backend_load), KVLB_MAX_BACKENDS},
 };
 
 #define N_MAPS (sizeof(map_specs) / sizeof(map_specs[0]))
@@ -968,6 +970,24 @@ int kvlb_flow_walk(struct kvlb_handle *h, kvlb_flow_cb cb, void *arg)
 	if (errno != ENOENT)
 		return kvlb_fail("walking %s: %s", KVLB_MAP_FLOWS, strerror(errno));
 	return n;
+}
+
+int kvlb_load_read(struct kvlb_handle *h, __u32 id, struct kvlb_backend_load *l)
+{
+	if (id >= KVLB_MAX_BACKENDS)
+		return kvlb_fail("backend id %u is out of range", id);
+	if (bpf_map_lookup_elem(h->load_fd, &id, l))
+		return kvlb_fail("reading %s[%u]: %s", KVLB_MAP_BACKEND_LOAD, id, strerror(errno));
+	return 0;
+}
+
+int kvlb_load_write(struct kvlb_handle *h, __u32 id, const struct kvlb_backend_load *l)
+{
+	if (id >= KVLB_MAX_BACKENDS)
+		return kvlb_fail("backend id %u is out of range", id);
+	if (bpf_map_update_elem(h->load_fd, &id, l, BPF_ANY))
+		return kvlb_fail("writing %s[%u]: %s", KVLB_MAP_BACKEND_LOAD, id, strerror(errno));
+	return 0;
 }
 
 int kvlb_config_read(struct kvlb_handle *h, struct kvlb_config *c)

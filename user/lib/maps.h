@@ -23,6 +23,7 @@ struct kvlb_handle {
 	int nat_rev_fd;
 	int stats_fd;
 	int config_fd;
+	int load_fd; /* kvlb_backend_load */
 	int lock_fd;
 	char pin_root[256];
 };
@@ -105,6 +106,11 @@ extern const char *const kvlb_stats_desc[];
  * number of flows visited or -1. */
 typedef int (*kvlb_flow_cb)(const struct kvlb_flow_key *k, const struct kvlb_flow *f, void *arg);
 int kvlb_flow_walk(struct kvlb_handle *h, kvlb_flow_cb cb, void *arg);
+
+/* Per-backend load (kvlb_backend_load), by backend id. The writer is kvlbd's
+ * scraper alone, so no edit lock is taken. */
+int kvlb_load_read(struct kvlb_handle *h, __u32 id, struct kvlb_backend_load *l);
+int kvlb_load_write(struct kvlb_handle *h, __u32 id, const struct kvlb_backend_load *l);
 
 /* Live tunables. */
 int kvlb_config_read(struct kvlb_handle *h, struct kvlb_config *c);
