@@ -204,6 +204,7 @@ e2e_cleanup() {
 	[ -n "$KVLBD_PID" ] && kill "$KVLBD_PID" 2>/dev/null && wait "$KVLBD_PID" 2>/dev/null
 	KVLBD_PID=
 	scripts/topo.sh down "$E2E" 2>/dev/null
+	rm -rf "$E2E_PINS"
 }
 
 pod_http() {
@@ -222,7 +223,14 @@ post() {
 		--post-data "$2" "http://$1/cgi-bin/v1"
 }
 
-xdp_on_uplink() { ip -n "$E2E-node" link show up0 | grep -q xdp; }
+E2E_PINS=/sys/fs/bpf/kvlb-e2e
+
+# Ready: XDP sits on the uplink and the VIP has all its backends.
+e2e_ready() {
+	ip -n "$E2E-node" link show up0 | grep -q xdp &&
+		[ "$("$BUILD/kvlbctl" --pin-root "$E2E_PINS" backend list 192.0.2.10:80 |
+			grep -c '203\.0\.113\.')" -eq "$NPODS" ]
+}
 
 check_e2e() {
 	local name="kvlbd balances HTTP over namespaces" kvlbd="$BUILD/kvlbd" i ans k pods=""
@@ -239,11 +247,11 @@ check_e2e() {
 		for ((i = 1; i <= NPODS; i++)); do echo "backend 203.0.113.$((10 + i)):8080 weight 1"; done
 	} >"$conf"
 	for ((i = 1; i <= NPODS; i++)); do pod_http $i; done
-	ip netns exec "$E2E-node" "$kvlbd" --config "$conf" --pin-root /sys/fs/bpf/kvlb-e2e \
-		>/tmp/kvlbd.log 2>&1 &
+	# nsenter, not ip netns exec: kvlbd's pins stay visible here for kvlbctl.
+	innet "$E2E-node" "$kvlbd" --config "$conf" --pin-root "$E2E_PINS" >/tmp/kvlbd.log 2>&1 &
 	KVLBD_PID=$!
-	if ! wait_for 30 xdp_on_uplink; then
-		fail "$name" "kvlbd did not attach XDP to up0 within 30s"
+	if ! wait_for 30 e2e_ready; then
+		fail "$name" "kvlbd did not attach XDP to up0 and list $NPODS backends within 30s"
 		tail -n 20 /tmp/kvlbd.log | log_lines
 		e2e_cleanup
 		return
