@@ -169,6 +169,11 @@ check sglang_names [ "$(metric "$S_URL" sglang:cached_tokens_total)" = 64.0 ] &&
 	grep -q '^sglang:num_queue_reqs{engine_type="unified",model_name="my/model",' "$W/m" &&
 	grep -q '^sglang:cache_config_info{num_pages="8",page_size="16"} 1.0$' "$W/m" &&
 	! grep -q '^vllm:' "$W/m"
+# counters print as prometheus_client does: 1100000 tokens is 1.1e+06
+emu_start G --decode-rate 1e9 --max-model-len 2000000 --time-scale 1000 || { fail $T "emulator G"; exit 1; }
+curl -gsf -o /dev/null --data-binary '{"prompt":"go","kvlb_output_tokens":1100000}' "$G_URL/v1/completions"
+check python_float_format [ "$(metric "$G_URL" vllm:generation_tokens_total)" = 1.1e+06 ] &&
+	curl -gsf "$G_URL/metrics" | grep -q '^vllm:request_generation_tokens_bucket{engine="0",le="1e+06",model_name="kvlb-emu-model"} 0.0$'
 check vllm_buckets bash -c "curl -gsf '$A_URL/metrics' | grep -c '^vllm:time_to_first_token_seconds_bucket' | grep -qx 23"
 
 # --- queueing and aborts: one running, one waiting -----------------------------

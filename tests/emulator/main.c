@@ -188,7 +188,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void print_bound(struct evhttp_bound_socket *bs)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	socklen_t len = sizeof(ss);

@@ -10,27 +10,41 @@
 #include "metrics.h"
 
 /* Bucket bounds as the servers define them (see the metrics reference). */
-static const double vllm_ttft_le[] = {0.001, 0.005, 0.01, 0.02,	 0.04,	0.06,  0.08, 0.1,
-				      0.25,  0.5,   0.75, 1.0,	 2.5,	5.0,   7.5,  10.0,
-				      20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
-static const double vllm_itl_le[] = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,	0.3,  0.4, 0.5,
-				     0.75, 1.0,	  2.5,	5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
-static const double vllm_latency_le[] = {0.3,  0.5,   0.8,   1.0,   1.5,   2.0,	   2.5,
-					 5.0,  10.0,  15.0,  20.0,  30.0,  40.0,   50.0,
-					 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
-static const double sgl_ttft_le[] = {0.1, 0.2, 0.4, 0.6, 0.8, 1,  2,   4,   6,
-				     8,	  10,  20,  40,	 60,  80, 100, 200, 400};
-static const double sgl_itl_le[] = {0.002, 0.004, 0.006, 0.008, 0.010, 0.015, 0.020, 0.025,
-				    0.030, 0.035, 0.040, 0.060, 0.080, 0.100, 0.200, 0.400,
-				    0.600, 0.800, 1.0,	 2.0,	4.0,   6.0,   8.0};
-static const double sgl_e2e_le[] = {0.1, 0.2, 0.4, 0.6, 0.8, 1,	  2,   4,   6,	  8,	10,
-				    20,	 40,  60,  80,	100, 200, 400, 600, 1200, 1800, 2400};
-static const double sgl_tokens_le[] = {100,   300,    500,    700,    1000,   1500,   2000,  3000,
-				       4000,  5000,   6000,   7000,   8000,   9000,   10000, 12000,
-				       15000, 20000,  22000,  25000,  30000,  35000,  40000, 66000,
-				       99000, 132000, 300000, 600000, 900000, 1100000};
+/* clang-format off */
+static const double vllm_ttft_le[] = {
+	0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,
+	10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
+};
+static const double vllm_n_le[] = { 1, 2, 5, 10, 20 };
+static const double vllm_itl_le[] = {
+	0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+	20.0, 40.0, 80.0,
+};
+static const double vllm_latency_le[] = {
+	0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0,
+	240.0, 480.0, 960.0, 1920.0, 7680.0,
+};
+static const double sgl_ttft_le[] = {
+	0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400,
+};
+static const double sgl_itl_le[] = {
+	0.002, 0.004, 0.006, 0.008, 0.010, 0.015, 0.020, 0.025, 0.030, 0.035, 0.040, 0.060,
+	0.080, 0.100, 0.200, 0.400, 0.600, 0.800, 1.0, 2.0, 4.0, 6.0, 8.0,
+};
+static const double sgl_e2e_le[] = {
+	0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400, 600, 1200,
+	1800, 2400,
+};
+static const double sgl_tokens_le[] = {
+	100, 300, 500, 700, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000,
+	12000, 15000, 20000, 22000, 25000, 30000, 35000, 40000, 66000, 99000, 132000, 300000,
+	600000, 900000, 1100000,
+};
+/* clang-format on */
 
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
+/* room for any formatted double */
+#define FMT_LEN 64
 
 /* 1, 2, 5 x 10^k up to max_model_len: vLLM's build_1_2_5_buckets(). */
 static double buckets_125[HIST_MAX_BUCKETS];
@@ -67,7 +81,9 @@ void metrics_init(struct emu_metrics *m, uint64_t max_model_len)
 	}
 	hist_setup(&m->v_prompt, buckets_125, n_125);
 	hist_setup(&m->v_gen, buckets_125, n_125);
+	hist_setup(&m->v_max_gen, buckets_125, n_125);
 	hist_setup(&m->v_max_tokens, buckets_125, n_125);
+	hist_setup(&m->v_n, vllm_n_le, N(vllm_n_le));
 	hist_setup(&m->v_ttft, vllm_ttft_le, N(vllm_ttft_le));
 	hist_setup(&m->v_itl, vllm_itl_le, N(vllm_itl_le));
 	hist_setup(&m->v_e2e, vllm_latency_le, N(vllm_latency_le));
@@ -95,24 +111,47 @@ void hist_observe(struct emu_hist *h, double v, uint64_t times)
 	h->sum += v * (double)times;
 }
 
-/* Python's float formatting, as prometheus_client prints values: 3.0, 0.25, 1e-05. */
-static const char *fmt(double v, char buf[40])
+/* Python's repr() of a float: shortest round-trip digits, "3.0", "0.25", "1e-05". */
+static void py_repr(double v, char buf[FMT_LEN])
 {
 	int p;
+
+	if (v == floor(v) && fabs(v) < 1e16) {
+		snprintf(buf, FMT_LEN, "%.1f", v);
+		return;
+	}
+	for (p = 1; p <= 17; p++) {
+		snprintf(buf, FMT_LEN, "%.*g", p, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+}
+
+/*
+ * A value as prometheus_client prints it (floatToGoString): repr(), except
+ * that positive numbers with more than 6 integer digits switch to Go's
+ * exponent form, 1234567.0 -> "1.234567e+06".
+ */
+static const char *fmt(double v, char buf[FMT_LEN])
+{
+	char digits[40], *dot;
+	size_t d, n;
 
 	if (isinf(v))
 		return v > 0 ? "+Inf" : "-Inf";
 	if (isnan(v))
 		return "NaN";
-	if (v == floor(v) && fabs(v) < 1e16) {
-		snprintf(buf, 40, "%.1f", v);
+	py_repr(v, buf);
+	dot = strchr(buf, '.');
+	if (v <= 0 || !dot || dot - buf <= 6)
 		return buf;
-	}
-	for (p = 1; p <= 17; p++) {
-		snprintf(buf, 40, "%.*g", p, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
+	d = (size_t)(dot - buf);
+	/* mantissa: first digit, '.', the other digits; then trailing '0's and '.' go */
+	n = (size_t)snprintf(digits, sizeof(digits), "%c.%.*s%s", buf[0], (int)(d - 1), buf + 1,
+			     dot + 1);
+	while (n > 0 && (digits[n - 1] == '0' || digits[n - 1] == '.'))
+		digits[--n] = '\0';
+	snprintf(buf, FMT_LEN, "%se+0%zu", digits, d - 1);
 	return buf;
 }
 
@@ -142,7 +181,7 @@ static void head(struct evbuffer *o, const char *name, const char *type, const c
 
 static void sample(struct evbuffer *o, const char *name, const char *labels, double v)
 {
-	char b[40];
+	char b[FMT_LEN];
 
 	evbuffer_add_printf(o, "%s{%s} %s\n", name, labels, fmt(v, b));
 }
@@ -172,7 +211,7 @@ static void counter(struct evbuffer *o, const char *name, const char *help, cons
 static void histogram(struct evbuffer *o, const char *name, const char *help, const char *pre,
 		      const char *post, const struct emu_hist *h)
 {
-	char b[40], lb[40];
+	char b[FMT_LEN], lb[FMT_LEN];
 	uint64_t cum = 0;
 	int i;
 
@@ -229,6 +268,11 @@ static void render_vllm(struct evbuffer *o, const struct emu_metrics *m, const s
 		  "engine=\"0\"", post, &m->v_prompt);
 	histogram(o, "vllm:request_generation_tokens", "Number of generation tokens processed.",
 		  "engine=\"0\"", post, &m->v_gen);
+	histogram(o, "vllm:request_max_num_generation_tokens",
+		  "Histogram of maximum number of requested generation tokens.", "engine=\"0\"",
+		  post, &m->v_max_gen);
+	histogram(o, "vllm:request_params_n", "Histogram of the n request parameter.",
+		  "engine=\"0\"", post, &m->v_n);
 	histogram(o, "vllm:request_params_max_tokens",
 		  "Histogram of the max_tokens request parameter.", "engine=\"0\"", post,
 		  &m->v_max_tokens);

@@ -30,8 +30,8 @@ struct emu_metrics {
 	uint64_t finished[EMU_FINISH_N];
 	double last_hit_rate; /* of the latest admitted request (SGLang's per-batch gauge) */
 	/* vLLM */
-	struct emu_hist v_prompt, v_gen, v_max_tokens, v_ttft, v_itl, v_e2e, v_queue, v_prefill,
-	    v_decode, v_inference;
+	struct emu_hist v_prompt, v_gen, v_max_gen, v_max_tokens, v_n, v_ttft, v_itl, v_e2e,
+	    v_queue, v_prefill, v_decode, v_inference;
 	/* SGLang */
 	struct emu_hist s_ttft, s_itl, s_e2e, s_prompt, s_gen;
 };

@@ -153,6 +153,9 @@ static void finish(struct emu_sched *s, struct emu_job *job)
 	hist_observe(&m->v_gen, (double)out, 1);
 	hist_observe(&m->s_gen, (double)out, 1);
 	hist_observe(&m->v_max_tokens, (double)r->max_tokens, 1);
+	/* n is always 1 here, so the most tokens any sequence may get is max_tokens */
+	hist_observe(&m->v_max_gen, (double)r->max_tokens, 1);
+	hist_observe(&m->v_n, 1, 1);
 	hist_observe(&m->v_itl, itl, out - 1);
 	hist_observe(&m->s_itl, itl, out - 1);
 	hist_observe(&m->v_e2e, job->finish - job->arrival, 1);
