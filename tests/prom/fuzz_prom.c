@@ -50,6 +50,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (l.has_running && (isnan(l.running) || l.running < 0))
 			abort();
+		{
+			double edges[15];
+			uint64_t out[16];
+			int i;
+
+			for (i = 0; i < 15; i++)
+				edges[i] = (double)(1u << (i + 7));
+			kvlb_prom_rebin(l.bucket_le, l.bucket_count, l.n_buckets, edges, 15, out);
+		}
 	}
 	free(b);
 	return 0;

@@ -8,6 +8,7 @@
  *   test_prom SAMPLES_DIR      (tests/prom/samples: recorded /metrics bodies)
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -467,8 +468,43 @@ static void test_servers(const char *dir)
 	}
 }
 
+static void test_rebin(void)
+{
+	const char *name = "prom-rebin-into-kvlb-buckets";
+	const double le[] = {10, 100, 1000, INFINITY}, cum[] = {10, 20, 30, 40};
+	const double bad_le[] = {NAN, 5, 3, 3, INFINITY, 1e300, INFINITY};
+	const double bad_cum[] = {4, NAN, 2, 9, -1, 1e300, 7};
+	double edges[15];
+	uint64_t out[16], sum;
+	int i;
+
+	CASE_BEGIN();
+	for (i = 0; i < 15; i++)
+		edges[i] = (double)(1u << (i + 7));
+	kvlb_prom_rebin(le, cum, 4, edges, 15, out);
+	for (sum = 0, i = 0; i < 16; i++)
+		sum += out[i];
+	/* Under 128 tokens: the 20 at or below 100, and 28/900 of the next 10. */
+	CHECK(name, out[0] == 20 && sum == 40, "bin0 %llu sum %llu", (unsigned long long)out[0],
+	      (unsigned long long)sum);
+	/* 1000..2000 (the +Inf share) is mostly in [1024, 2048): bin 4. */
+	CHECK(name, out[4] >= 9 && out[15] == 0, "bin4 %llu bin15 %llu",
+	      (unsigned long long)out[4], (unsigned long long)out[15]);
+	kvlb_prom_rebin(bad_le, bad_cum, 7, edges, 15, out);
+	for (sum = 0, i = 0; i < 16; i++)
+		sum += out[i];
+	CHECK(name, sum > 0 && sum <= (uint64_t)1e18, "hostile input: sum %llu",
+	      (unsigned long long)sum);
+	kvlb_prom_rebin(le, cum, 0, edges, 15, out);
+	for (sum = 0, i = 0; i < 16; i++)
+		sum += out[i];
+	CHECK(name, sum == 0, "empty histogram: sum %llu", (unsigned long long)sum);
+	CASE_END(name);
+}
+
 int main(int argc, char **argv)
 {
+	test_rebin();
 	test_basic();
 	test_escapes();
 	test_special_values();

@@ -604,3 +604,85 @@ int kvlb_prom_extract(const char *buf, size_t len, enum kvlb_prom_server server,
 	out->has_prompt_sum = x.has_sum && x.has_count;
 	return out->has_running && out->has_waiting ? 0 : -1;
 }
+
+#define REBIN_MAX 1e18 /* counts above this are clamped (and fit a u64) */
+
+struct cumf {
+	double lo[KVLB_PROM_MAX_BUCKETS + 1], hi[KVLB_PROM_MAX_BUCKETS + 1];
+	double c0[KVLB_PROM_MAX_BUCKETS + 1], c1[KVLB_PROM_MAX_BUCKETS + 1];
+	int n;
+	double total;
+};
+
+/* The interpolated count at or below x. */
+static double cum_at(const struct cumf *f, double x)
+{
+	int k;
+
+	for (k = 0; k < f->n; k++) {
+		if (x <= f->lo[k])
+			return f->c0[k];
+		if (x < f->hi[k])
+			return f->c0[k] + (f->c1[k] - f->c0[k]) * (x - f->lo[k]) / (f->hi[k] - f->lo[k]);
+	}
+	return f->total;
+}
+
+void kvlb_prom_rebin(const double *le, const double *cum, int n, const double *edges,
+		     int n_edges, uint64_t *out)
+{
+	static __thread struct cumf f;
+	double prev_le = 0, prev_c = 0, last;
+	int k, i;
+
+	memset(&f, 0, sizeof(f));
+	if (n > KVLB_PROM_MAX_BUCKETS)
+		n = KVLB_PROM_MAX_BUCKETS;
+	for (k = 0; k < n; k++) {
+		double c = cum[k], b = le[k];
+
+		if (isnan(c) || c < prev_c)
+			c = prev_c;
+		if (c > REBIN_MAX)
+			c = REBIN_MAX;
+		if (isnan(b) || b <= prev_le) {
+			/* (.., 0] or a repeated bound: a point mass at the bound. */
+			if (isinf(b) || isnan(b))
+				b = prev_le > 0 ? prev_le * 2 : 1;
+			else if (b < prev_le)
+				b = prev_le;
+		}
+		if (isinf(b))
+			b = prev_le > 0 ? prev_le * 2 : 1; /* spread the overflow */
+		if (b > REBIN_MAX)
+			b = REBIN_MAX;
+		if (b > prev_le) {
+			f.lo[f.n] = prev_le;
+			f.hi[f.n] = b;
+			f.c0[f.n] = prev_c;
+			f.c1[f.n] = c;
+			f.n++;
+			prev_le = b;
+		} else if (f.n) {
+			f.c1[f.n - 1] = c; /* same bound again: take the larger count */
+		} else {
+			f.lo[0] = 0;
+			f.hi[0] = 1e-9; /* everything at 0 */
+			f.c0[0] = 0;
+			f.c1[0] = c;
+			f.n = 1;
+			prev_le = 1e-9;
+		}
+		prev_c = c;
+	}
+	f.total = prev_c;
+	last = 0;
+	for (i = 0; i <= n_edges; i++) {
+		double c = i < n_edges ? cum_at(&f, edges[i]) : f.total;
+		double r = floor(c + 0.5);
+
+		out[i] = r > last ? (uint64_t)(r - last) : 0;
+		if (r > last)
+			last = r;
+	}
+}

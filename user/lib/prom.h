@@ -117,4 +117,17 @@ struct kvlb_prom_load {
 int kvlb_prom_extract(const char *buf, size_t len, enum kvlb_prom_server server,
 		      struct kvlb_prom_load *out);
 
+/*
+ * Re-bin a cumulative histogram (le ascending, cum the counts at or below
+ * each le; a last le of +Inf holds the total) into n_edges + 1 bins:
+ * out[0] below edges[0], out[i] in [edges[i-1], edges[i]), out[n_edges] at
+ * or above the last edge. Counts inside a source bucket are taken as evenly
+ * spread over it (the first starts at 0); what lies above the last finite
+ * bound is spread over (bound, 2 x bound]. Bins are rounded so they add up
+ * to the histogram's total. Hostile input (NaN, decreasing counts, huge
+ * values) gives bounded, non-negative bins.
+ */
+void kvlb_prom_rebin(const double *le, const double *cum, int n, const double *edges,
+		     int n_edges, uint64_t *out);
+
 #endif
