@@ -82,6 +82,7 @@ NAME=kvab$$
 WORK=$(mktemp -d /tmp/kvlb-bench-affinity.XXXXXX)
 emu_pids=()
 haproxy_pid=
+load_pid=
 
 stop_servers() {
 	local p
@@ -93,6 +94,7 @@ stop_servers() {
 
 cleanup() {
 	trap - EXIT INT TERM
+	[ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null
 	stop_servers
 	"$TOP/scripts/topo.sh" down "$NAME" 2>/dev/null || true
 	rm -rf "$WORK"
@@ -183,8 +185,12 @@ run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE PREFILL BOUND LOAD-ARGS...
 	esac
 	echo "bench-affinity: $wl: $pol" >&2
 	local out=$WORK/$wl-$pol.json rc=0
+	# in the background, so that Ctrl-C reaches the trap at once
 	ip netns exec "$NAME-client" "$LOAD" "${target[@]}" --nbackends "$pods" --json \
-		--label "$pol" --time-scale "$scale" --progress 15 "$@" >"$out" || rc=$?
+		--label "$pol" --time-scale "$scale" --progress 15 "$@" >"$out" &
+	load_pid=$!
+	wait "$load_pid" || rc=$?
+	load_pid=
 	stop_servers
 	[ "$rc" -le 1 ] && [ -s "$out" ] || die "$pol: kvlb-load failed (exit $rc)"
 	rows+=("$(jq -r --arg wl "$wl" --argjson b "$bound" '[$wl, .label,
@@ -209,6 +215,8 @@ run_workload() { # LABEL CACHE SCALE PREFILL LOAD-ARGS...
 	headers+=("$(printf '%s: %d requests, %d prompt tokens, sent over %.0f s (time-scale %s);\n  %d pods x %d cache blocks of %d tokens, prefill %d tokens/s; pooled-cache bound %.1f%%' \
 		"$wl" "$req" "$tok" "$span" "$scale" "$pods" "$cache" "$BLOCK" "$prefill" \
 		"$(jq -n "100 * $b")")")
+	rows+=("$(printf '%s\tpooled bound\t%.1f%%: one cache of all pods'"'"' blocks; no router does better' \
+		"$wl" "$(jq -n "100 * $b")")")
 	IFS=, read -ra pl <<<"$policies"
 	for pol in "${pl[@]}"; do
 		run_policy "$pol" "$wl" "$cache" "$scale" "$prefill" "$b" "$@"

@@ -12,5 +12,5 @@ TRACE ?= ../shared/traces/conversation_trace.jsonl
 bench: bench-affinity
 
 bench-affinity: deps
-	$(Q)$(MAKE) --no-print-directory build-all $(BUILD)/kvlb-emu
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/kvlb-emu
 	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-affinity.sh --trace $(TRACE)
