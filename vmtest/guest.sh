@@ -162,8 +162,20 @@ probe_count() {
 		sed -n 's/.*"value":\([0-9]*\).*/\1/p'
 }
 
+probe_cleanup() {
+	ip netns del pa 2>/dev/null
+	ip netns del pb 2>/dev/null
+	rm -rf /sys/fs/bpf/vmtest /sys/fs/bpf/vmtest-maps
+}
+
 check_probe() {
-	local name="XDP and TC programs run on a veth" x t
+	local name="XDP and TC programs run on a veth"
+	probe_attach "$name"
+	probe_cleanup
+}
+
+probe_attach() {
+	local name=$1 x t
 	ip netns add pa && ip netns add pb &&
 		ip link add va netns pa type veth peer name vb netns pb &&
 		ip -n pa addr add 198.51.100.1/24 dev va && ip -n pb addr add 198.51.100.2/24 dev vb &&
@@ -189,9 +201,6 @@ check_probe() {
 	else
 		fail "$name" "echo requests counted: XDP ${x:-none}, TC ${t:-none}; want >= 3 each"
 	fi
-	ip netns del pa
-	ip netns del pb
-	rm -rf /sys/fs/bpf/vmtest /sys/fs/bpf/vmtest-maps
 }
 
 # ---------------------------------------------------------------- kvlbd end to end
