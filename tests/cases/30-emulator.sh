@@ -192,13 +192,21 @@ curl -gs -D "$W/q2.hdr" -o /dev/null --data-binary "$(completion "second request
 q2=$!
 wait_for 10 metric_is "$Q_URL" vllm:num_requests_waiting 1.0
 check queue_waiting_gauge [ $? -eq 0 ]
+# a third client gives up while still queued: it leaves the queue
+curl -gs -o /dev/null --data-binary "$(completion "third request" 1)" "$Q_URL/v1/completions" &
+q3=$!
+wait_for 10 metric_is "$Q_URL" vllm:num_requests_waiting 2.0
+kill $q3
+wait $q3 2>/dev/null
+wait_for 10 metric_is "$Q_URL" vllm:num_requests_waiting 1.0
+check abort_while_waiting [ $? -eq 0 ]
 # the first client goes away: its request is aborted, which lets the second run
 kill $q1
 wait $q1 2>/dev/null
 wait $q2
 wait_for 10 metric_is "$Q_URL" vllm:num_requests_running 0.0
 check abort_frees_batch [ $? -eq 0 ] &&
-	curl -gsf "$Q_URL/metrics" | grep -q '^vllm:request_success_total{engine="0",finished_reason="abort",model_name="kvlb-emu-model"} 1.0$'
+	curl -gsf "$Q_URL/metrics" | grep -q '^vllm:request_success_total{engine="0",finished_reason="abort",model_name="kvlb-emu-model"} 2.0$'
 q2_ttft=$(tr -d '\r' <"$W/q2.hdr" | awk 'tolower($1) == "x-kvlb-ttft-ms:" { print $2 }')
 # alone: 4 tokens / 8000 per s = 0.5 ms; it queued for at least the poll above,
 # which is more than 0.1 ms of wall time, so 100 ms of emulated time

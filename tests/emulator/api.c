@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -27,6 +28,7 @@
 
 struct api {
 	const struct emu_config *cfg;
+	struct event_base *base;
 	struct emu_sched *sched;
 	struct emu_limits lim;
 	uint64_t counter; /* request ids, deterministic given the seed and arrival order */
@@ -37,7 +39,8 @@ struct http_job {
 	struct api *api;
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
-	bool started; /* streamed reply headers sent */
+	struct event *hangup; /* the client closed its end */
+	bool started;	      /* streamed reply headers sent */
 	char id[48];
 	long long created;
 	uint64_t text_seed;
@@ -253,6 +256,8 @@ static void job_release(struct http_job *hj)
 {
 	if (hj->evcon)
 		evhttp_connection_set_closecb(hj->evcon, NULL, NULL);
+	if (hj->hangup)
+		event_free(hj->hangup);
 	sched_job_free(&hj->job);
 	emu_request_free(&hj->job.req);
 	free(hj);
@@ -307,6 +312,36 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 	job_release(hj);
 }
 
+/*
+ * libevent stops reading a connection once it has a whole request, so a client
+ * that gives up while its request waits or decodes would go unnoticed until
+ * the reply. Watching the socket for the peer's close lets the engine drop
+ * the request at once, as vLLM aborts a request whose client disconnected.
+ */
+static void on_hangup(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_job *hj = arg;
+
+	(void)fd;
+	(void)what;
+	/* runs on_close() (abort, release) and frees the request with the connection */
+	evhttp_connection_free(hj->evcon);
+}
+
+static void watch_hangup(struct api *a, struct http_job *hj)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(hj->evcon);
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+	if (fd < 0 || !(event_base_get_features(a->base) & EV_FEATURE_EARLY_CLOSE))
+		return;
+	hj->hangup = event_new(a->base, fd, EV_CLOSED, on_hangup, hj);
+	if (hj->hangup && event_add(hj->hangup, NULL)) {
+		event_free(hj->hangup);
+		hj->hangup = NULL;
+	}
+}
+
 static void handle_completion(struct api *a, struct evhttp_request *req, enum emu_endpoint ep)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -350,8 +385,10 @@ static void handle_completion(struct api *a, struct evhttp_request *req, enum em
 		return;
 	}
 	hj->evcon = evhttp_request_get_connection(req);
-	if (hj->evcon)
+	if (hj->evcon) {
 		evhttp_connection_set_closecb(hj->evcon, on_close, hj);
+		watch_hangup(a, hj);
+	}
 	sched_submit(a->sched, &hj->job);
 }
 
@@ -438,8 +475,7 @@ int api_setup(struct evhttp *http, struct event_base *base, const struct emu_con
 {
 	static struct api a;
 
-	(void)base;
-	a = (struct api){.cfg = cfg, .sched = sched};
+	a = (struct api){.cfg = cfg, .base = base, .sched = sched};
 	a.lim.model = cfg->model;
 	a.lim.max_model_len = cfg->max_model_len;
 	a.lim.default_max_tokens = cfg->default_max_tokens;
