@@ -231,6 +231,36 @@ check vip_table_filled [ $okc -eq 1 ]
 for i in $(seq 2 63); do K vip del 198.51.100.$i:80 || okc=0; done
 check vip_del_many [ $okc -eq 1 ]
 
+# Backend slots full: the slots not in use are filled behind kvlbctl's back
+# (for a VIP index nobody uses), then an add must be refused whole.
+fill_slots() { # fill_slots 1: fill every free slot (listed in free.json); 0: clear them
+	python3 - "$PIN" "$1" "$WORK/cap.json" "$WORK/free.json" >"$WORK/fill.batch" <<'PYEOF'
+import json, struct, sys
+pin, fill, cap, free_path = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4]
+if fill:
+    used = json.load(open(cap))["backends"]
+    free = [i for i in range(1024) if str(i) not in used]
+    json.dump(free, open(free_path, "w"))
+else:
+    free = json.load(open(free_path))
+# 203.0.113.200:80, vip_index 40, weight 1, in use
+v = bytes([203, 0, 113, 200]) + bytes(12) + struct.pack(">H", 80) + bytes([2, 0]) + \
+    struct.pack("<3I", 40, 1, 1) if fill else bytes(32)
+for i in free:
+    print("map update pinned %s/kvlb_backends key %s value %s" % (
+        pin, " ".join(map(str, struct.pack("<I", i))), " ".join(map(str, v))))
+PYEOF
+	bpftool batch file "$WORK/fill.batch" >/dev/null
+}
+state >"$WORK/cap.json"
+if fill_slots 1; then
+	snap >"$WORK/snap0"
+	bad 1 "all 1024 backend slots are in use" backend add "$V4" 203.0.113.70:8000
+	fill_slots 0 || fail backend_slots_full "cannot clear the filled slots"
+else
+	fail backend_slots_full "cannot fill the backend slots with bpftool"
+fi
+
 # --- deletes ------------------------------------------------------------------
 K backend del "$V6" '[2001:db8:b::11]:8000' && K vip del "$V6"
 state >"$WORK/s9.json"
@@ -358,6 +388,22 @@ for o in $objects; do
 	done
 done
 check completion_matches_help [ $comp_ok -eq 1 ]
+
+# The man page documents every command the help lists.
+if command -v man >/dev/null; then
+	mantext=$(MANWIDTH=200 man -l "$KVLB_TOP/user/kvlbctl/kvlbctl.8" 2>&1 | col -b)
+	man_ok=1
+	for o in $objects; do
+		verbs=$(K "$o" --help | sed -n '/^Commands:/,/^$/p' | awk '/^  [a-z]/ { print $1 }')
+		for v in ${verbs:-""}; do
+			grep -qE "^ +$o${v:+ $v}( |$)" <<<"$mantext" || { man_ok=0; echo "# man page lacks '$o $v'"; }
+		done
+	done
+	grep -q "^EXIT STATUS" <<<"$mantext" || man_ok=0
+	check man_page_covers_help [ $man_ok -eq 1 ]
+else
+	skip man_page_covers_help "man is not installed"
+fi
 
 # --- a write failing half way is undone ----------------------------------------
 # Freezing the ring makes every ring write fail (EPERM) after the backend slot
