@@ -12,8 +12,10 @@
 #   --requests N        requests of the built-in workload (default 3000)
 #   --trace-requests N  first N requests of the trace (default 3000)
 #   --pods N            emulated model servers (default 4)
-#   --policies LIST     comma-separated subset of: client-rr, haproxy-rr,
+#   --policies LIST     comma-separated, from: client-rr, haproxy-rr,
 #                       haproxy-leastconn, haproxy-hash-1k, haproxy-hash-4k, kvlb
+#                       (the default), haproxy-hash-1k-unbounded (by default on
+#                       the trace only: it shows a key of the first block alone)
 #   --quick             300 requests a workload (a smoke run, not figures)
 #
 # Every policy gets freshly started servers (empty caches) in the same
@@ -32,6 +34,8 @@ PORT=80
 
 trace= gen_n=3000 trace_n=3000 pods=4
 policies=client-rr,haproxy-rr,haproxy-leastconn,haproxy-hash-1k,haproxy-hash-4k,kvlb
+trace_policies=client-rr,haproxy-rr,haproxy-leastconn,haproxy-hash-1k,haproxy-hash-1k-unbounded
+trace_policies+=,haproxy-hash-4k,kvlb
 
 # Emulated servers: the issue's defaults except the cache, sized below per
 # workload so that the pods together hold about half of what the workload
@@ -58,7 +62,7 @@ while [ $# -gt 0 ]; do
 	--requests) gen_n=${2:?}; shift ;;
 	--trace-requests) trace_n=${2:?}; shift ;;
 	--pods) pods=${2:?}; shift ;;
-	--policies) policies=${2:?}; shift ;;
+	--policies) policies=${2:?} trace_policies=${2:?}; shift ;;
 	--quick) gen_n=300 trace_n=300 ;;
 	-h | --help) usage 0 ;;
 	*) echo "bench-affinity: unknown argument: $1" >&2; usage 2 ;;
@@ -69,6 +73,14 @@ for v in "$gen_n" "$trace_n" "$pods"; do
 	[[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] || die "counts must be positive integers"
 done
 [ "$pods" -le 50 ] || die "--pods: at most 50"
+IFS=, read -ra _pl <<<"$policies,$trace_policies"
+for p in "${_pl[@]}"; do
+	case "$p" in
+	client-rr | haproxy-rr | haproxy-leastconn | haproxy-hash-1k | haproxy-hash-4k | \
+		haproxy-hash-1k-unbounded | kvlb) ;;
+	*) die "unknown policy '$p' (see --help)" ;;
+	esac
+done
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
 [ -x "$EMU" ] || die "$EMU missing: build it with 'make $BUILD/kvlb-emu'"
 command -v haproxy >/dev/null || die "haproxy missing: run scripts/deps.sh"
@@ -153,10 +165,18 @@ start_kvlb() {
 	return 1
 }
 
-# hash of the first N body bytes, consistent ring, loads bounded at 1.25 x mean
+# Hash of the first N body bytes on a consistent ring, loads bounded at
+# 1.25 x the mean (kvlb's default bound), unless $2 is "unbounded". Bodies
+# start {"model":...,"messages":[{"role":..., so N counts from there: 1024
+# bytes hold little more than the start of the system prompt (one key per
+# app; one key for all of Mooncake, whose requests all open with the same
+# block); 4096 bytes reach past short system prompts and Mooncake's shared
+# first block into what tells conversations apart. A longer N would reach,
+# on short conversations, into later turns and change between turns.
 hash_balance() {
 	printf '\toption http-buffer-request\n\tbalance hash req.body,bytes(0,%d)\n' "$1"
-	printf '\thash-type consistent\n\thash-balance-factor 125'
+	printf '\thash-type consistent'
+	[ "${2:-}" = unbounded ] || printf '\n\thash-balance-factor 125'
 }
 
 rows=()
@@ -174,6 +194,8 @@ run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE PREFILL BOUND LOAD-ARGS...
 	haproxy-leastconn) start_haproxy $'\tbalance leastconn'; target=(--url "http://$VIP/") ;;
 	haproxy-hash-1k) start_haproxy "$(hash_balance 1024)"; target=(--url "http://$VIP/") ;;
 	haproxy-hash-4k) start_haproxy "$(hash_balance 4096)"; target=(--url "http://$VIP/") ;;
+	haproxy-hash-1k-unbounded)
+		start_haproxy "$(hash_balance 1024 unbounded)"; target=(--url "http://$VIP/") ;;
 	kvlb)
 		if ! start_kvlb; then
 			rows+=("$(printf '%s\t%s\tpending (HTTP-aware data path)' "$wl" "$pol")")
@@ -202,11 +224,11 @@ run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE PREFILL BOUND LOAD-ARGS...
 		(.failed | tostring), (.requests | tostring)] | join("\t")' "$out")")
 }
 
-run_workload() { # LABEL CACHE SCALE PREFILL LOAD-ARGS...
-	local wl=$1 cache=$2 scale=$3 prefill=$4 pol bj
-	shift 4
+run_workload() { # LABEL POLICIES CACHE SCALE PREFILL LOAD-ARGS...
+	local wl=$1 pols=$2 cache=$3 scale=$4 prefill=$5 pol bj
+	shift 5
 	bj=$("$LOAD" --bound-only --json --pool-blocks $((cache * pods)) --block-size "$BLOCK" \
-		--time-scale "$scale" "$@") || die "$wl: cannot build the workload"
+		--time-scale "$scale" --prefix-stats 1024,4096 "$@") || die "$wl: cannot build the workload"
 	local b req tok span
 	b=$(jq -r '.bound.hit_rate' <<<"$bj")
 	req=$(jq -r '.workload.requests' <<<"$bj")
@@ -215,9 +237,10 @@ run_workload() { # LABEL CACHE SCALE PREFILL LOAD-ARGS...
 	headers+=("$(printf '%s: %d requests, %d prompt tokens, sent over %.0f s (time-scale %s);\n  %d pods x %d cache blocks of %d tokens, prefill %d tokens/s; pooled-cache bound %.1f%%' \
 		"$wl" "$req" "$tok" "$span" "$scale" "$pods" "$cache" "$BLOCK" "$prefill" \
 		"$(jq -n "100 * $b")")")
+	headers+=("$(jq -r '"  distinct request bodies cut to 1024 bytes: \(.prefixes."1024".distinct) (largest group \(100 * .prefixes."1024".top_share | floor)% of requests); to 4096 bytes: \(.prefixes."4096".distinct) (largest \(100 * .prefixes."4096".top_share * 10 | floor / 10)%)"' <<<"$bj")")
 	rows+=("$(printf '%s\tpooled bound\t%.1f%%: one cache of all pods'"'"' blocks; no router does better' \
 		"$wl" "$(jq -n "100 * $b")")")
-	IFS=, read -ra pl <<<"$policies"
+	IFS=, read -ra pl <<<"$pols"
 	for pol in "${pl[@]}"; do
 		run_policy "$pol" "$wl" "$cache" "$scale" "$prefill" "$b" "$@"
 	done
@@ -228,17 +251,17 @@ print_table() {
 	echo
 	for h in "${headers[@]}"; do echo "$h"; done
 	echo
-	printf '%-9s %-18s %7s %7s %9s %9s %9s %9s %8s %6s %6s\n' workload policy "hit" "%bound" \
+	printf '%-9s %-25s %7s %7s %9s %9s %9s %9s %8s %6s %6s\n' workload policy "hit" "%bound" \
 		"TTFT p50" "TTFT p99" "wall p50" "wall p99" "max/mean" "req/s" failed
-	printf '%-9s %-18s %7s %7s %9s %9s %9s %9s %8s %6s %6s\n' "" "" "" "" "ms emu" "ms emu" \
+	printf '%-9s %-25s %7s %7s %9s %9s %9s %9s %8s %6s %6s\n' "" "" "" "" "ms emu" "ms emu" \
 		"ms" "ms" "load" "" ""
 	for r in "${rows[@]}"; do
 		IFS=$'\t' read -ra f <<<"$r"
 		if [ "${#f[@]}" -eq 3 ]; then
-			printf '%-9s %-18s %s\n' "${f[0]}" "${f[1]}" "${f[2]}"
+			printf '%-9s %-25s %s\n' "${f[0]}" "${f[1]}" "${f[2]}"
 			continue
 		fi
-		printf '%-9s %-18s %6.1f%% %6.1f%% %9.0f %9.0f %9.1f %9.1f %8.2f %6.1f %6d\n' "${f[@]:0:11}"
+		printf '%-9s %-25s %6.1f%% %6.1f%% %9.0f %9.0f %9.1f %9.1f %8.2f %6.1f %6d\n' "${f[@]:0:11}"
 	done
 }
 
@@ -249,8 +272,8 @@ ip netns exec "$NAME-node" ip addr add "$VIP/32" dev lo
 ip netns exec "$NAME-client" ip route add 203.0.113.0/24 via 198.51.100.1
 
 start=$SECONDS
-run_workload built-in "$GEN_CACHE" "$GEN_SCALE" "$GEN_PREFILL" --requests "$gen_n" --seed 1
-[ -n "$trace" ] && run_workload mooncake "$TRACE_CACHE" "$TRACE_SCALE" "$TRACE_PREFILL" --trace "$trace" \
+run_workload built-in "$policies" "$GEN_CACHE" "$GEN_SCALE" "$GEN_PREFILL" --requests "$gen_n" --seed 1
+[ -n "$trace" ] && run_workload mooncake "$trace_policies" "$TRACE_CACHE" "$TRACE_SCALE" "$TRACE_PREFILL" --trace "$trace" \
 	--requests "$trace_n"
 print_table
 echo
@@ -259,5 +282,6 @@ echo "cache of all pods' blocks, same workload in arrival order); TTFT = the emu
 echo "first token in emulated ms (queueing + prefill of the uncached part; x-kvlb-ttft-ms);"
 echo "wall = client-side time to the first streamed event, real ms at the compressed rate,"
 echo "proxy included; max/mean = busiest pod's requests / mean over $pods pods;"
-echo "haproxy-hash-N = balance hash req.body,bytes(0,N), hash-type consistent, hash-balance-factor 125."
+echo "haproxy-hash-N = balance hash req.body,bytes(0,N), hash-type consistent, hash-balance-factor 125"
+echo "(-unbounded: without hash-balance-factor); client-rr = kvlb-load's own round robin over the pods."
 echo "total $((SECONDS - start)) s"

@@ -155,6 +155,10 @@ def parser():
                    help="progress line on stderr every S seconds, 0 for none (default 10)")
     p.add_argument("--label", metavar="NAME", default="",
                    help="name of this run in the report")
+    p.add_argument("--prefix-stats", metavar="N[,N...]", default="",
+                   help="with --bound-only: how many distinct request bodies there are "
+                        "when cut to N bytes, and the largest group's share (what a "
+                        "hash of the first N body bytes can tell apart)")
     p.add_argument("--bound-only", action="store_true",
                    help="send nothing: describe the workload and print the bound")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -176,6 +180,28 @@ def describe(reqs):
     span = reqs[-1].arrival if reqs else 0.0
     return {"requests": len(reqs), "prompt_tokens": texts_tokens, "span_s": span,
             "offered_req_per_s": len(reqs) / span if span > 0 else None}
+
+
+def prefix_stats(reqs, sizes, model, max_output):
+    """For each N: distinct body prefixes of N bytes and the top group's share."""
+    counts = {n: {} for n in sizes}
+    for r in reqs:
+        body = driver.request_body(model, r, max_output)
+        for n in sizes:
+            k = body[:n]
+            counts[n][k] = counts[n].get(k, 0) + 1
+    return {str(n): {"distinct": len(c), "top_share": max(c.values()) / len(reqs)}
+            for n, c in counts.items()}
+
+
+def parse_sizes(s):
+    try:
+        sizes = [int(x) for x in s.split(",") if x]
+    except ValueError:
+        raise ValueError("--prefix-stats: not a list of integers: %r" % s) from None
+    if any(n <= 0 for n in sizes):
+        raise ValueError("--prefix-stats: sizes must be positive")
+    return sizes
 
 
 def fmt_ms(v):
@@ -221,6 +247,7 @@ def main(argv=None):
             targets = [driver.Target(u) for u in a.backends.split(",") if u]
             if not targets:
                 raise ValueError("--backends: empty list")
+        sizes = parse_sizes(a.prefix_stats)
         reqs = build_workload(a)
     except (OSError, ValueError) as e:
         print("kvlb-load: %s" % e, file=sys.stderr)
@@ -236,6 +263,8 @@ def main(argv=None):
                                       a.block_size)
     if a.bound_only:
         out = {"workload": wl, "bound": bound}
+        if sizes:
+            out["prefixes"] = prefix_stats(reqs, sizes, a.model, a.max_output)
         if a.json:
             print(json.dumps(out, indent=1))
         else:
@@ -245,6 +274,9 @@ def main(argv=None):
             if bound:
                 print("pooled bound: %.2f%% of prompt tokens (%d blocks of %d tokens)" % (
                     100 * bound["hit_rate"], bound["capacity_blocks"], bound["block_size"]))
+            for n, v in out.get("prefixes", {}).items():
+                print("first %s body bytes: %d distinct, the largest group %.1f%% of requests" % (
+                    n, v["distinct"], 100 * v["top_share"]))
         return 0
     t = time.time()
     try:
