@@ -94,6 +94,25 @@ class Replayer(unittest.TestCase):
                 os.unlink(p)
 
 
+class PrefixStats(unittest.TestCase):
+    def test_shared_first_block_is_one_key(self):
+        from kvlbload import cli
+        p = write_trace([
+            {"timestamp": 0, "input_length": 1024, "hash_ids": [0, 1]},
+            {"timestamp": 1, "input_length": 1024, "hash_ids": [0, 2]},
+            {"timestamp": 2, "input_length": 1536, "hash_ids": [0, 1, 5]},
+        ])
+        try:
+            reqs = workload.load_trace(p)
+        finally:
+            os.unlink(p)
+        st = cli.prefix_stats(reqs, [1024, 4096], "m", 0)
+        # 1 KB is inside block 0: one key for all; 4 KB reaches block 1 or 2
+        self.assertEqual(st["1024"], {"distinct": 1, "top_share": 1.0})
+        self.assertEqual(st["4096"]["distinct"], 2)
+        self.assertAlmostEqual(st["4096"]["top_share"], 2 / 3)
+
+
 class Generator(unittest.TestCase):
     def test_deterministic_and_multi_turn(self):
         a = workload.generate(400, seed=3)
