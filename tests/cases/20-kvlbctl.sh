@@ -113,7 +113,7 @@ py "$share_check" weight_change "$WORK/be.json" "$WORK/s5.json" \
 K backend weight "$V4" 203.0.113.11:8000 1 && K backend weight "$V4" 203.0.113.13:8000 1 &&
 	K backend weight "$V4" 203.0.113.12:8000 1 && K backend add "$V4" 203.0.113.14:8000
 state >"$WORK/s6.json"
-K backend del "$V4" 203.0.113.14:8000
+K backend del "$V4" 203.0.113.14:8000 || fail backend_del "203.0.113.14:8000"
 state >"$WORK/s7.json"
 py '
 import json, sys
@@ -354,7 +354,7 @@ for o in $objects; do
 		[ "$(K $o $v -h)" = "$hv" ] || help_ok=0
 	done
 done
-[ "$(echo $objects)" = "vip backend flows stats" ] || help_ok=0
+[ "$(echo $objects)" = "vip backend flows stats load hist" ] || help_ok=0
 check help_every_command [ $help_ok -eq 1 ]
 
 # Ask the completion function itself, as bash would.

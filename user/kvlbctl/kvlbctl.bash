@@ -3,7 +3,7 @@
 # tests/cases/20-kvlbctl.sh checks that these lists match kvlbctl --help.
 
 _kvlbctl_global="-j --json -p --pretty --pin-root -h --help -V --version"
-_kvlbctl_objects="vip backend flows stats"
+_kvlbctl_objects="vip backend flows stats load hist"
 _kvlbctl_vip_verbs="add del list"
 _kvlbctl_backend_verbs="add del drain weight list"
 # Options of a command, by "OBJECT VERB" (or "OBJECT" for verb-less objects).
@@ -11,6 +11,7 @@ declare -A _kvlbctl_opts=(
 	["backend drain"]="--undo"
 	["flows"]="--limit"
 	["stats"]="--reset"
+	["hist"]="--vip"
 )
 
 # Run kvlbctl with the --pin-root the line being completed names.
@@ -95,6 +96,16 @@ _kvlbctl()
 		;;
 	"vip del")
 		((${#pos[@]} == 2)) && _kvlbctl_reply "$(_kvlbctl_vips)"
+		;;
+	"load "*)
+		((${#pos[@]} == 1)) && _kvlbctl_reply "$(_kvlbctl_vips)"
+		;;
+	"hist "*)
+		if [[ $prev == --vip ]]; then
+			_kvlbctl_reply "$(_kvlbctl_vips)"
+		elif ((${#pos[@]} == 1)); then
+			_kvlbctl_reply "$(_kvlbctl_run backend list | awk 'NR > 1 { print $2 }' | sort -u)"
+		fi
 		;;
 	"backend add" | "backend del" | "backend drain" | "backend weight" | "backend list")
 		case ${#pos[@]} in

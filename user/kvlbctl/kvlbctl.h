@@ -51,6 +51,8 @@ extern const struct kv_cmd kv_vip_cmds[];
 extern const struct kv_cmd kv_backend_cmds[];
 int kv_flows(struct kv_ctx *c, int argc, char **argv);
 int kv_stats(struct kv_ctx *c, int argc, char **argv);
+int kv_load(struct kv_ctx *c, int argc, char **argv);
+int kv_hist(struct kv_ctx *c, int argc, char **argv);
 
 /* Report a command-line error; returns KV_USAGE. */
 int kv_usage(struct kv_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

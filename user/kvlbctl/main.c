@@ -28,6 +28,11 @@ static const struct kv_opt stats_opts[] = {
     {},
 };
 
+static const struct kv_opt hist_opts[] = {
+    {"--vip", "VIP", "the VIP whose backend is meant (when it serves several)"},
+    {},
+};
+
 static const struct kv_cmd objects[] = {
     {"vip", NULL, "service addresses (VIPs) that kvlb balances",
      "A VIP is an address and TCP port that clients connect to. kvlb places each new\n"
@@ -48,6 +53,19 @@ static const struct kv_cmd objects[] = {
      "Print every counter (summed over CPUs) with what it counts. In JSON mode the\n"
      "output is one object of counter name to value.",
      stats_opts, kv_stats, NULL},
+    {"load", "[VIP]", "what kvlbd scraped from each backend",
+     "Print, per backend (of VIP, or of every VIP), what kvlbd read from its metrics\n"
+     "URL and gave the data path: state (up, draining, down: marked by kvlbd when\n"
+     "its scrapes fail), running and waiting requests, KV-cache usage, the load score\n"
+     "(token units), the tokens bound by the data path since the last scrape, bytes\n"
+     "per token and the age of the last good scrape ('never' for a backend without a\n"
+     "metrics URL).",
+     NULL, kv_load, NULL},
+    {"hist", "BACKEND [--vip VIP]", "a backend's prompt-size histogram",
+     "Draw the prompt sizes (tokens) that BACKEND (ADDR:PORT or backend id) reports,\n"
+     "in kvlb's 16 power-of-two buckets, as bars. Counts are since the model server\n"
+     "started. A backend serving several VIPs needs --vip.",
+     hist_opts, kv_hist, NULL},
     {},
 };
 
@@ -299,7 +317,7 @@ int main(int argc, char **argv)
 		return rc;
 	if (argc < 2) {
 		if (c.json)
-			return kv_usage(&c, "missing OBJECT (one of: vip, backend, flows, stats)");
+			return kv_usage(&c, "missing OBJECT (one of: vip, backend, flows, stats, load, hist)");
 		help_top(stderr);
 		return KV_USAGE;
 	}

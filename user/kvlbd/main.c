@@ -17,7 +17,9 @@
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "metrics_server.h"
 #include "reconcile.h"
+#include "scrape.h"
 
 #define KVLB_VERSION "0.1.0"
 
@@ -31,6 +33,9 @@ struct opts {
 	bool force;
 	bool check;
 	bool cleanup;
+	struct scrape_opts scrape;
+	const char *metrics_listen; /* NULL: off */
+	bool metrics_listen_given;
 };
 
 /* The option table: one place for the parser and the help text. */
@@ -55,6 +60,16 @@ static const struct opt_doc {
 	  "parse the configuration, report errors, and exit without touching anything" },
 	{ { "cleanup", no_argument, NULL, 'C' }, NULL,
 	  "detach kvlb from the interfaces, remove the pinned maps, and exit" },
+	{ { "scrape-interval", required_argument, NULL, 's' }, "MS",
+	  "scrape every backend's metrics URL every MS ms (10..60000, default 100)" },
+	{ { "scrape-timeout", required_argument, NULL, 't' }, "MS",
+	  "give up on a scrape after MS ms (below the interval; default 90% of it)" },
+	{ { "scrape-failures", required_argument, NULL, 'F' }, "N",
+	  "mark a backend down after N failed scrapes in a row (1..100, default 3)" },
+	{ { "bytes-per-token", required_argument, NULL, 'B' }, "X",
+	  "request bytes per prompt token given to the data path (0.5..64, default 4)" },
+	{ { "metrics-listen", required_argument, NULL, 'M' }, "ADDR:PORT|off",
+	  "serve kvlbd's Prometheus /metrics there (default " METRICS_DEF_LISTEN ")" },
 	{ { "verbose", no_argument, NULL, 'v' }, NULL, "log debug messages (libbpf's too)" },
 	{ { "version", no_argument, NULL, 'V' }, NULL, "print the version and exit" },
 	{ { "help", no_argument, NULL, 'h' }, NULL, "print this help and exit" },
@@ -90,6 +105,28 @@ static void usage(FILE *f)
 		"IPv6 endpoints are written [2001:db8::1]:80. A file with an error is rejected\n"
 		"whole, with its line number and reason, and the running state is kept.\n"
 		"\n"
+		"BACKEND LOAD AND HEALTH\n"
+		"  Every backend with a 'metrics URL' is scraped each --scrape-interval, all at\n"
+		"  once, over kept-alive connections. The server kind (vLLM, SGLang, TGI,\n"
+		"  llama.cpp) is the 'server' given, else told by the metric names. Running and\n"
+		"  waiting requests, KV-cache usage, a load score ((running + waiting) x mean\n"
+		"  prompt tokens x (1 + KV usage)) and the prompt-size histogram go into the\n"
+		"  kvlb_backend_load map ('kvlbctl load', 'kvlbctl hist').\n"
+		"  A backend whose scrape is refused is marked down at once; one whose scrapes\n"
+		"  time out or answer HTTP 5xx is marked down after --scrape-failures in a row\n"
+		"  (with the defaults, within 0.4 s). Down backends get no new connections;\n"
+		"  their open ones go on. The first good scrape marks a backend up again. An\n"
+		"  answer kvlbd cannot read (HTTP 4xx, no known gauges) is logged but does not\n"
+		"  change the backend's health. Backends without a metrics URL are not checked.\n"
+		"\n"
+		"OWN METRICS\n"
+		"  GET /metrics on --metrics-listen: kvlb_*_total data-path counters, per-backend\n"
+		"  gauges (kvlb_backend_up, _running, _waiting, _kv_cache_usage, _load_score),\n"
+		"  scrape health (kvlb_scrapes_total, kvlb_scrape_failures_total) and the\n"
+		"  kvlb_scrape_duration_seconds histogram. On by default on loopback only; if\n"
+		"  the default port is taken kvlbd warns and runs without it, if an address\n"
+		"  given is unusable kvlbd exits. 'off' disables it.\n"
+		"\n"
 		"SIGNALS AND RESTARTS\n"
 		"  SIGHUP          reload the configuration file\n"
 		"  SIGTERM/SIGINT  exit; programs stay attached and maps pinned, so traffic\n"
@@ -106,11 +143,27 @@ static void usage(FILE *f)
 		"  kvlbctl backend drain 192.0.2.10:80 203.0.113.11:8000\n");
 }
 
+/* A number in [min, max], or a message and -1. */
+static int num_arg(const char *opt, const char *s, double min, double max, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || end == s || *end || !(*out >= min && *out <= max)) {
+		fprintf(stderr, "kvlbd: %s '%s': expected a number from %g to %g\n", opt, s, min,
+			max);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	struct option longopts[N_OPTS + 1];
 	char shortopts[N_OPTS * 2 + 1], *s = shortopts;
 	size_t i;
+	double d;
 	int c;
 
 	memset(longopts, 0, sizeof(longopts));
@@ -123,6 +176,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	*s = '\0';
 
 	o->pin_root = kvlb_default_pin_root();
+	o->scrape.interval_ms = SCRAPE_DEF_INTERVAL_MS;
+	o->scrape.fail_threshold = SCRAPE_DEF_FAILS;
+	o->scrape.bytes_per_token = SCRAPE_DEF_BYTES_PER_TOKEN;
+	o->metrics_listen = METRICS_DEF_LISTEN;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -159,6 +216,30 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'C':
 			o->cleanup = true;
 			break;
+		case 's':
+			if (num_arg("--scrape-interval", optarg, 10, 60000, &d))
+				return -1;
+			o->scrape.interval_ms = (int)d;
+			break;
+		case 't':
+			if (num_arg("--scrape-timeout", optarg, 1, 60000, &d))
+				return -1;
+			o->scrape.timeout_ms = (int)d;
+			break;
+		case 'F':
+			if (num_arg("--scrape-failures", optarg, 1, 100, &d))
+				return -1;
+			o->scrape.fail_threshold = (int)d;
+			break;
+		case 'B':
+			if (num_arg("--bytes-per-token", optarg, 0.5, 64, &d))
+				return -1;
+			o->scrape.bytes_per_token = d;
+			break;
+		case 'M':
+			o->metrics_listen = strcmp(optarg, "off") ? optarg : NULL;
+			o->metrics_listen_given = true;
+			break;
 		case 'v':
 			log_max_level = LOG_DEBUG;
 			break;
@@ -176,6 +257,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (optind < argc) {
 		fprintf(stderr, "kvlbd: unexpected argument '%s'\nTry 'kvlbd --help'.\n",
 			argv[optind]);
+		return -1;
+	}
+	if (!o->scrape.timeout_ms)
+		o->scrape.timeout_ms = o->scrape.interval_ms * 9 / 10;
+	if (o->scrape.timeout_ms >= o->scrape.interval_ms) {
+		fprintf(stderr, "kvlbd: --scrape-timeout (%d ms) must be below --scrape-interval "
+				"(%d ms)\n",
+			o->scrape.timeout_ms, o->scrape.interval_ms);
 		return -1;
 	}
 	if (!o->config && !o->cleanup && !o->uplink) {
@@ -220,7 +309,7 @@ static int load_config(const char *path, struct kvlb_conf *c)
 	return 0;
 }
 
-static int reload(const struct opts *o, struct kvlb_handle *h)
+static int reload(const struct opts *o, struct kvlb_handle *h, struct scraper *sc)
 {
 	struct kvlb_conf c;
 	int rc;
@@ -231,11 +320,15 @@ static int reload(const struct opts *o, struct kvlb_handle *h)
 		return -1;
 	}
 	rc = reconcile(h, &c);
+	if (!rc)
+		rc = scrape_set_targets(sc, &c);
 	kvlb_conf_free(&c);
 	return rc;
 }
 
-static int run(const struct opts *o, struct kvlb_handle *h)
+/* The agent's loop: scrapes run between signals (the scraper's wait also
+ * watches the signalfd). */
+static int run(const struct opts *o, struct kvlb_handle *h, struct scraper *sc)
 {
 	struct pollfd pfd;
 	sigset_t mask;
@@ -257,17 +350,16 @@ static int run(const struct opts *o, struct kvlb_handle *h)
 	log_info("running (pid %d); SIGHUP reloads, SIGTERM exits", getpid());
 	for (;;) {
 		struct signalfd_siginfo si;
+		bool sig;
 
-		if (poll(&pfd, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("poll: %s", strerror(errno));
+		if (scrape_wait(sc, pfd.fd, &sig))
 			break;
-		}
+		if (!sig)
+			continue;
 		if (read(pfd.fd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
-			reload(o, h);
+			reload(o, h, sc);
 			continue;
 		}
 		log_info("%s: exiting; the data path stays attached",
@@ -282,6 +374,8 @@ int main(int argc, char **argv)
 {
 	const char *ifs[KVLB_CONF_MAX_IFACES];
 	struct loader_opts lo = {};
+	struct metrics_server *ms = NULL;
+	struct scraper *sc;
 	struct kvlb_handle h;
 	struct opts o = {};
 	struct kvlb_conf c;
@@ -326,8 +420,28 @@ int main(int argc, char **argv)
 		kvlb_conf_free(&c);
 		return 1;
 	}
+	sc = scrape_new(&h, &o.scrape);
+	if (!sc || scrape_set_targets(sc, &c)) {
+		log_err("cannot start the scraper");
+		scrape_free(sc);
+		kvlb_close(&h);
+		kvlb_conf_free(&c);
+		return 1;
+	}
 	kvlb_conf_free(&c);
-	rc = run(&o, &h);
+	if (o.metrics_listen) {
+		ms = metrics_server_start(o.metrics_listen, &h, sc, KVLB_VERSION);
+		if (!ms && o.metrics_listen_given) {
+			scrape_free(sc);
+			kvlb_close(&h);
+			return 1;
+		}
+		if (!ms)
+			log_warn("running without /metrics (give --metrics-listen to choose)");
+	}
+	rc = run(&o, &h, sc);
+	metrics_server_stop(ms);
+	scrape_free(sc);
 	kvlb_close(&h);
 	return rc;
 }
