@@ -176,6 +176,7 @@ struct kvlb_prefix_entry {
 #define KVLB_DEF_HOLD_LIMIT          8192 /* bytes held before choosing anyway */
 #define KVLB_DEF_LOAD_BOUND_PCT      125 /* c = 1.25 */
 #define KVLB_DEF_WALK_LIMIT          8 /* ring positions tried on a miss */
+#define KVLB_DEF_LOAD_SLACK          2048 /* token units: about one long prompt */
 #define KVLB_DEF_AFFINITY_HEADER     "x-session-id"
 
 /* Knob limits (kvlbctl refuses values outside, the data path clamps). */
@@ -187,6 +188,7 @@ struct kvlb_prefix_entry {
 #define KVLB_LOAD_BOUND_MIN   100
 #define KVLB_LOAD_BOUND_MAX   10000
 #define KVLB_WALK_MAX         32
+#define KVLB_LOAD_SLACK_MAX   (1u << 30)
 #define KVLB_AFFINITY_HDR_MAX 32 /* bytes, including the terminating NUL */
 
 /* kvlb_config (array, one entry): live tunables, edited by kvlbctl. */
@@ -198,7 +200,7 @@ struct kvlb_config {
 	__u32 load_bound_pct; /* c x 100: skip a backend above c x mean load */
 	__u32 walk_limit; /* ring positions tried on a prefix miss */
 	__u32 flags; /* KVLB_CFG_F_* */
-	__u32 reserved; /* zero */
+	__u32 load_slack; /* token units a backend may exceed c x mean by */
 	char affinity_header[KVLB_AFFINITY_HDR_MAX]; /* lower case, NUL-terminated; "" = none */
 };
 
@@ -228,7 +230,14 @@ struct kvlb_config {
 	X(tc_redirected, "rewritten replies redirected to the uplink")                     \
 	X(tc_passed, "not a balanced flow: passed untouched")                              \
 	X(tc_malformed, "truncated or invalid headers: passed untouched")                  \
-	X(tc_bytes, "bytes of rewritten replies")
+	X(tc_bytes, "bytes of rewritten replies")                                          \
+	/* HTTP-aware choice (bpf/choose.h) */                                             \
+	X(http_prefix_hit, "requests placed by their longest prefix-table match")          \
+	X(http_affinity, "requests placed by prompt_cache_key or the affinity header")     \
+	X(http_ring, "requests placed by the ring walk after a prefix miss")               \
+	X(http_overloaded, "requests whose candidates were all over the load bound")       \
+	X(http_no_key, "HTTP requests without a prompt or key: placed by the L4 hash")     \
+	X(http_fallback_l4, "not a parseable HTTP/1.1 request: placed by the L4 hash")
 
 /* kvlb_stats (per-CPU array, one entry). Named fields, so `bpftool map dump`
  * prints every counter by name. */
@@ -236,7 +245,7 @@ struct kvlb_stats {
 #define KVLB_X_FIELD(name, desc) __u64 name;
 	KVLB_STATS_FIELDS(KVLB_X_FIELD)
 #undef KVLB_X_FIELD
-	__u64 reserved[13]; /* room for new counters without a layout change */
+	__u64 reserved[7]; /* room for new counters without a layout change */
 };
 
 /* Number of named counters (reserved words excluded). */
