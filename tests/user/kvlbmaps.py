@@ -28,6 +28,7 @@ MAPS = [  # name, type, key, value, entries
     ("kvlb_nat_rev", "lru_hash", 40, 24, 4096),
     ("kvlb_stats", "percpu_array", 4, 256, 1),
     ("kvlb_config", "array", 4, 64, 1),
+    ("kvlb_backend_load", "array", 4, 168, 1024),
 ]
 
 

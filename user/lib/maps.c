@@ -456,6 +456,18 @@ static int backend_apply(struct kvlb_handle *h, const struct kvlb_vip_key *k,
 	nv.ring_slot = spare_slot(v);
 
 	if (!removing) {
+		/* A slot taken anew must not inherit the load figures of the
+		 * backend that had it before; nothing reads a free slot's load,
+		 * so clearing it needs no undo. */
+		if (!(old.flags & KVLB_BE_F_IN_USE)) {
+			struct kvlb_backend_load zero = {};
+
+			if (bpf_map_update_elem(h->load_fd, &id, &zero, BPF_ANY)) {
+				err = kvlb_fail("writing %s[%u]: %s", KVLB_MAP_BACKEND_LOAD, id,
+						strerror(errno));
+				goto out;
+			}
+		}
 		err = write_backend(h, id, nb);
 		if (err)
 			goto out;
