@@ -234,17 +234,21 @@ post() {
 
 E2E_PINS=/sys/fs/bpf/kvlb-e2e
 
-# Ready: XDP sits on the uplink and the VIP has all its backends.
+# Ready: XDP sits on the uplink and the VIP has all its backends. Outputs
+# are read whole (no grep -q in a pipe: see check_e2e).
 e2e_ready() {
-	ip -n "$E2E-node" link show up0 | grep -q xdp &&
-		[ "$("$BUILD/kvlbctl" --pin-root "$E2E_PINS" backend list 192.0.2.10:80 |
-			grep -c '203\.0\.113\.')" -eq "$NPODS" ]
+	local link list
+	link=$(ip -n "$E2E-node" link show up0) && [[ $link == *xdp* ]] || return 1
+	list=$("$BUILD/kvlbctl" --pin-root "$E2E_PINS" backend list 192.0.2.10:80) || return 1
+	[ "$(grep -c '203\.0\.113\.' <<<"$list")" -eq "$NPODS" ]
 }
 
 check_e2e() {
 	local name="kvlbd balances HTTP over namespaces" kvlbd="$BUILD/kvlbd" i ans k pods=""
 	local conf=/tmp/kvlbd.conf
-	if [ ! -x "$kvlbd" ] || ! "$kvlbd" --help 2>&1 | grep -q -- '--config'; then
+	# The help is read whole first: grep -q would stop reading early and,
+	# under pipefail, kvlbd's SIGPIPE would count as a missing option.
+	if [ ! -x "$kvlbd" ] || [[ "$("$kvlbd" --help 2>&1)" != *--config* ]]; then
 		fail "$name" "$kvlbd is missing or has no --config option"
 		return
 	fi
@@ -262,6 +266,8 @@ check_e2e() {
 	if ! wait_for 30 e2e_ready; then
 		fail "$name" "kvlbd did not attach XDP to up0 and list $NPODS backends within 30s"
 		tail -n 20 /tmp/kvlbd.log | log_lines
+		{ ip -n "$E2E-node" link show up0
+		  "$BUILD/kvlbctl" --pin-root "$E2E_PINS" backend list 192.0.2.10:80; } 2>&1 | log_lines
 		e2e_cleanup
 		return
 	fi

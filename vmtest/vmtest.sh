@@ -71,7 +71,7 @@ fetch_series() {
 	esac
 	mkdir -p "$CACHE/debs"
 	pkg=$(apt-cache depends "$meta" 2>/dev/null |
-		sed -n "s/^ *Depends: \(linux-image-$series[.-][^ ]*-cloud-amd64\)$/\1/p" | head -1)
+		sed -n "s/^ *Depends: \(linux-image-$series[.-][^ ]*-cloud-amd64\)$/\1/p" | sed -n 1p)
 	if [ -z "$pkg" ]; then
 		# No package index (offline): use what an earlier run fetched.
 		root=$(ls -d "$CACHE"/root-"$series".*-cloud-amd64 "$CACHE"/root-"$series"-*cloud-amd64 \
@@ -83,14 +83,14 @@ fetch_series() {
 	fi
 	root="$CACHE/root-${pkg#linux-image-}"
 	if [ ! -d "$root" ]; then
-		deb=$(ls "$CACHE/debs/${pkg}"_*.deb 2>/dev/null | head -1 || true)
+		deb=$(ls "$CACHE/debs/${pkg}"_*.deb 2>/dev/null | sed -n 1p || true)
 		if [ -z "$deb" ]; then
 			note "fetching $pkg"
 			(cd "$CACHE/debs" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
 				{ apt-get update -qq >/dev/null 2>&1 &&
 				  (cd "$CACHE/debs" && apt-get download -q "$pkg" >/dev/null 2>&1); } ||
 				cannot "apt-get download $pkg failed"
-			deb=$(ls "$CACHE/debs/${pkg}"_*.deb | head -1)
+			deb=$(ls "$CACHE/debs/${pkg}"_*.deb | sed -n 1p)
 		fi
 		extract_deb "$deb" "$root"
 	fi
@@ -130,7 +130,7 @@ resolve() {
 	[0-9]*.[0-9]*) root=$(fetch_series "$k") ;;
 	*) die "unknown kernel '$k' (6.1, 6.12, a .deb or a vmlinuz path)" ;;
 	esac
-	KIMAGE=$(ls "$root"/boot/vmlinuz-* 2>/dev/null | head -1)
+	KIMAGE=$(ls "$root"/boot/vmlinuz-* 2>/dev/null | sed -n 1p || true)
 	[ -n "$KIMAGE" ] || die "$root holds no boot/vmlinuz-*"
 	KREL=${KIMAGE##*/vmlinuz-}
 	KMODS="$root/lib/modules/$KREL"
@@ -323,7 +323,7 @@ report() {
 		echo "PASS vmtest-$label $name"
 	else
 		echo "FAIL vmtest-$label $name: $(head -1 <<<"$bad")"
-		sed 's/^/  dmesg| /' <<<"$bad" | head -20 >&2
+		sed 's/^/  dmesg| /; 20q' <<<"$bad" >&2
 		failed=1
 	fi
 	return $failed
