@@ -15,4 +15,12 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
+/*
+ * Keep a value opaque to the compiler at this point, so a mask or bounds
+ * check that follows is emitted even when the compiler could prove it
+ * redundant: the BPF verifier tracks bounds per register and needs to see
+ * it. Costs nothing in userspace.
+ */
+#define KVLB_OPAQUE(v) asm volatile("" : "+r"(v))
+
 #endif

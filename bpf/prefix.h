@@ -73,6 +73,7 @@ static __always_inline __u64 pfx_close(__u64 acc, __u32 fill)
 /* One prompt byte. Bytes past depth_max links are ignored. */
 static __always_inline void pfx_byte(struct pfx_chain *p, __u8 c)
 {
+	__u32 i;
 	__u64 h;
 
 	if (p->n >= p->depth_max)
@@ -82,7 +83,9 @@ static __always_inline void pfx_byte(struct pfx_chain *p, __u8 c)
 	if (p->fill < p->chunk_size)
 		return;
 	h = pfx_close(p->acc, p->fill);
-	p->link[p->n & (PFX_MAX_DEPTH - 1)] = h;
+	i = p->n;
+	KVLB_OPAQUE(i);
+	p->link[i & (PFX_MAX_DEPTH - 1)] = h;
 	p->n++;
 	p->acc = h;
 	p->fill = 0;
@@ -97,8 +100,10 @@ static __always_inline __u32 pfx_len(const struct pfx_chain *p)
 /* Link i (0-based) of pfx_len(p); the last may be the partial tail. */
 static __always_inline __u64 pfx_link(const struct pfx_chain *p, __u32 i)
 {
-	if (i < p->n)
+	if (i < p->n) {
+		KVLB_OPAQUE(i);
 		return p->link[i & (PFX_MAX_DEPTH - 1)];
+	}
 	return pfx_close(p->acc, p->fill);
 }
 

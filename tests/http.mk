@@ -17,7 +17,8 @@ THTTP_CFLAGS += $(SAN_FLAGS)
 endif
 FUZZ_TIME ?= 300
 
-TEST_DEPS += $(BUILD)/tests/test_http $(BUILD)/tests/test_choose
+TEST_DEPS += $(BUILD)/tests/test_http $(BUILD)/tests/test_choose \
+	$(BUILD)/tests/http_verify.bpf.o $(BUILD)/tests/test_http_bpf
 
 $(BUILD)/tests/test_http: $(THTTP_DIR)/test_http.c $(THTTP_HDRS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
