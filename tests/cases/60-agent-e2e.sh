@@ -98,14 +98,14 @@ for p in "$p100" "$p100" "$p100" "$p1000" "$p1000"; do
 		-H 'content-type: application/json' -d "{\"prompt\":\"$p\",\"max_tokens\":1}" ||
 		fail agent-e2e-setup "a request to pod1 failed"
 done
-# Long requests that stay: pod1 one (running 1), pod2 three (2 running, 1
-# waiting), pod3 two (running 2).
+# Long requests that stay (3000 tokens at 5 a second): pod1 one (running 1),
+# pod2 three (2 running, 1 waiting), pod3 two (running 2).
 for spec in 1:1 2:3 3:2; do
 	i=${spec%:*}
 	for ((k = 0; k < ${spec#*:}; k++)); do
 		node curl -s -N -o /dev/null http://203.0.113.1$i:8000/v1/completions \
 			-H 'content-type: application/json' \
-			-d "{\"prompt\":\"$p1000 $k\",\"max_tokens\":20000,\"stream\":true}" &
+			-d "{\"prompt\":\"$p1000 $k\",\"max_tokens\":3000,\"stream\":true}" &
 		load_pids+=($!)
 		disown
 	done
@@ -219,6 +219,28 @@ if grep -q 'backend 203.0.113.12:8000 of 192.0.2.10:80 is down (connection refus
 else
 	fail agent-logs-down-reason "no down line in the log: $(grep -i backend "$WORK/kvlbd.log" | tail -3)"
 fi
+
+# A backend that stops answering (stopped, its port still open) is marked down
+# after the failures in a row (timeouts), and up when it answers again.
+kill -STOP "${emu_pid[3]}"
+t0=$(ms_now)
+down_ms=
+while [ $(($(ms_now) - t0)) -le 1000 ]; do
+	if [ "$(state_of 3)" = down ]; then
+		down_ms=$(($(ms_now) - t0))
+		break
+	fi
+	sleep 0.01
+done
+kill -CONT "${emu_pid[3]}"
+if [ -n "$down_ms" ]; then
+	pass "agent-silent-backend-down-within-1s (marked down ${down_ms} ms after SIGSTOP)"
+else
+	fail agent-silent-backend-down-within-1s "pod3 still '$(state_of 3)' 1 s after SIGSTOP"
+fi
+is_up3() { [ "$(state_of 3)" = up ]; }
+wait_for 5 is_up3 && pass agent-silent-backend-up-again ||
+	fail agent-silent-backend-up-again "pod3 is '$(state_of 3)' after SIGCONT"
 
 # --- c) Prometheus scrapes kvlbd ------------------------------------------------
 node curl -sf http://127.0.0.1:9464/metrics >"$WORK/own.metrics" ||
