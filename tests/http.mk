@@ -18,7 +18,7 @@ endif
 FUZZ_TIME ?= 300
 
 TEST_DEPS += $(BUILD)/tests/test_http $(BUILD)/tests/test_choose \
-	$(BUILD)/tests/http_verify.bpf.o $(BUILD)/tests/test_http_bpf
+	$(BUILD)/tests/http_verify.bpf.o $(BUILD)/tests/test_http_bpf $(BUILD)/tests/fuzz_http
 
 $(BUILD)/tests/test_http: $(THTTP_DIR)/test_http.c $(THTTP_HDRS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
@@ -32,7 +32,7 @@ $(BUILD)/tests/test_choose: $(THTTP_DIR)/test_choose.c $(THTTP_HDRS) | $(BUILD)/
 $(BUILD)/tests/fuzz_http: $(THTTP_DIR)/fuzz_http.c $(THTTP_HDRS) | $(BUILD)/tests
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) -O1 -g $(WARN) -Iinclude -Ibpf -I$(THTTP_DIR) \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $< -o $@
+		-Wno-unknown-pragmas -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $< -o $@
 
 $(BUILD)/tests/http_verify.bpf.o: $(THTTP_DIR)/http_verify.bpf.c $(BPF_HDRS) $(THTTP_HDRS) \
 		| $(BUILD)/tests
@@ -48,4 +48,5 @@ fuzz: fuzz-http
 fuzz-http: $(BUILD)/tests/fuzz_http
 	$(Q)mkdir -p $(BUILD)/fuzz-http
 	$(Q)$(BUILD)/tests/fuzz_http -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+		-dict=$(THTTP_DIR)/http.dict -artifact_prefix=$(BUILD)/fuzz-http/ \
 		$(BUILD)/fuzz-http $(THTTP_DIR)/corpus

@@ -308,10 +308,37 @@ static void test_chain(void)
 	CASE_END("prefix_depth_cap");
 }
 
-int main(void)
+/* Write every sample to DIR/NAME: the fuzzer's seed corpus. */
+static int write_corpus(const char *dir)
+{
+	char path[4096];
+	int i;
+
+	for (i = 0; samples[i].name; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, samples[i].name);
+		f = fopen(path, "wb");
+		if (!f || fwrite(samples[i].req, 1, sample_len(&samples[i]), f) != sample_len(&samples[i]) ||
+		    fclose(f)) {
+			perror(path);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	struct http_state whole;
 	int i;
+
+	if (argc == 3 && !strcmp(argv[1], "--corpus"))
+		return write_corpus(argv[2]);
+	if (argc != 1) {
+		fprintf(stderr, "usage: test_http [--corpus DIR]\n");
+		return 2;
+	}
 
 	test_known_strings();
 	for (i = 0; samples[i].name; i++) {
