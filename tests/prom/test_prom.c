@@ -94,9 +94,9 @@ static void test_basic(void)
 	      r.bad_lines);
 	CHECK(name, !strcmp(z.name[0], "up") && z.value[0] == 1 && z.type[0] == KVLB_PROM_GAUGE,
 	      "up: %s %g %d", z.name[0], z.value[0], z.type[0]);
-	CHECK(name, !strcmp(z.labels[1], "code=200;method=get;") && z.value[1] == 1027 &&
-			    z.has_ts[1] && z.ts[1] == 1395066363000LL &&
-			    z.type[1] == KVLB_PROM_COUNTER,
+	CHECK(name,
+	      !strcmp(z.labels[1], "code=200;method=get;") && z.value[1] == 1027 && z.has_ts[1] &&
+		  z.ts[1] == 1395066363000LL && z.type[1] == KVLB_PROM_COUNTER,
 	      "req_total: %s %g ts %lld", z.labels[1], z.value[1], z.ts[1]);
 	CHECK(name, z.n_labels[2] == 1 && !strcmp(z.labels[2], "code=400;") && z.value[2] == 3,
 	      "spaces and trailing comma: %s", z.labels[2]);
@@ -120,8 +120,7 @@ static void test_escapes(void)
 		  &z, &r);
 	CHECK(name, r.samples == 2 && r.bad_lines == 2, "samples %zu bad %zu", r.samples,
 	      r.bad_lines);
-	CHECK(name, !strcmp(z.labels[0], "a=q\"w\\e\nr;b=;c=x;d=}{,=\";"), "got '%s'",
-	      z.labels[0]);
+	CHECK(name, !strcmp(z.labels[0], "a=q\"w\\e\nr;b=;c=x;d=}{,=\";"), "got '%s'", z.labels[0]);
 	CHECK(name, !strcmp(z.labels[1], "a=utf8 \xc3\xa9\xe2\x82\xac;"), "got '%s'", z.labels[1]);
 	CHECK(name, r.first_bad_line == 2, "first bad line %zu", r.first_bad_line);
 	CASE_END(name);
@@ -208,10 +207,22 @@ static void test_garbage(void)
 {
 	const char *name = "prom-garbage-lines-skipped";
 	static const char *bad[] = {
-	    "1abc 1",	    "a{ 1",	    "a{b} 1",	     "a{b=} 1",	    "a{b=c} 1",
-	    "a{=\"c\"} 1", "a{b=\"c\" d=\"e\"} 1", "a{b=\"c\"}",	     "a b c d",
-	    "\x01\x02 3",  "a\xff 1",	    "a{b=\"c\"}} 1", "{} 1",	    "{\"x\"=\"y\"} 1",
-	    "a 1 x",	    "a{b=\"c\",,d=\"e\"} 1",
+	    "1abc 1",
+	    "a{ 1",
+	    "a{b} 1",
+	    "a{b=} 1",
+	    "a{b=c} 1",
+	    "a{=\"c\"} 1",
+	    "a{b=\"c\" d=\"e\"} 1",
+	    "a{b=\"c\"}",
+	    "a b c d",
+	    "\x01\x02 3",
+	    "a\xff 1",
+	    "a{b=\"c\"}} 1",
+	    "{} 1",
+	    "{\"x\"=\"y\"} 1",
+	    "a 1 x",
+	    "a{b=\"c\",,d=\"e\"} 1",
 	};
 	struct kvlb_prom_result r;
 	struct seen z = {};
@@ -312,10 +323,11 @@ static void test_huge(void)
 
 	CASE_BEGIN();
 	while (n + 200 < size) {
-		n += (size_t)sprintf(t + n,
-				     "vllm:request_prompt_tokens_bucket{engine=\"%zu\",le=\"%zu.0\","
-				     "model_name=\"m\"} %zu\n",
-				     lines % 8, lines, lines);
+		n +=
+		    (size_t)sprintf(t + n,
+				    "vllm:request_prompt_tokens_bucket{engine=\"%zu\",le=\"%zu.0\","
+				    "model_name=\"m\"} %zu\n",
+				    lines % 8, lines, lines);
 		lines++;
 	}
 	kvlb_prom_parse(t, n, count_only, &got, &r);
@@ -382,7 +394,7 @@ struct want {
 	int has_kv;
 	double kv;
 	int n_buckets;
-	double prompt_mean; /* 0: no histogram sum */
+	double prompt_mean;   /* 0: no histogram sum */
 	double prompt_tokens; /* -1: none */
 };
 
@@ -403,8 +415,8 @@ static void test_servers(const char *dir)
 	    {"sglang.txt", KVLB_PROM_SERVER_UNKNOWN, 0, KVLB_PROM_SERVER_SGLANG, 24, 5, 1, 0.61, 5,
 	     98000.0 / 150, 902113},
 	    /* TGI: KV usage from the batch token budget */
-	    {"tgi.txt", KVLB_PROM_SERVER_UNKNOWN, 0, KVLB_PROM_SERVER_TGI, 16, 4, 1,
-	     6144.0 / 16384, 6, 183004.0 / 220, -1},
+	    {"tgi.txt", KVLB_PROM_SERVER_UNKNOWN, 0, KVLB_PROM_SERVER_TGI, 16, 4, 1, 6144.0 / 16384,
+	     6, 183004.0 / 220, -1},
 	    {"tgi.txt", KVLB_PROM_SERVER_TGI, 0, KVLB_PROM_SERVER_TGI, 16, 4, 1, 6144.0 / 16384, 6,
 	     183004.0 / 220, -1},
 	    /* current llama.cpp: no KV signal at all */
@@ -436,8 +448,7 @@ static void test_servers(const char *dir)
 		}
 		rc = kvlb_prom_extract(b, len, w[i].configured, &l);
 		CHECK(name, rc == w[i].rc, "rc %d", rc);
-		CHECK(name, l.server == w[i].server, "server %s",
-		      kvlb_prom_server_name(l.server));
+		CHECK(name, l.server == w[i].server, "server %s", kvlb_prom_server_name(l.server));
 		CHECK(name, l.parse.bad_lines == 0, "%zu bad lines", l.parse.bad_lines);
 		if (w[i].rc == 0) {
 			CHECK(name, l.running == w[i].running && l.waiting == w[i].waiting,
@@ -454,9 +465,8 @@ static void test_servers(const char *dir)
 			}
 			if (w[i].prompt_mean > 0)
 				CHECK(name,
-				      l.has_prompt_sum &&
-					      fabs(l.prompt_sum / l.prompt_count - w[i].prompt_mean) <
-						      1e-9,
+				      l.has_prompt_sum && fabs(l.prompt_sum / l.prompt_count -
+							       w[i].prompt_mean) < 1e-9,
 				      "prompt mean %g", l.prompt_sum / l.prompt_count);
 			CHECK(name,
 			      w[i].prompt_tokens < 0 ? !l.has_prompt_tokens
@@ -488,8 +498,8 @@ static void test_rebin(void)
 	CHECK(name, out[0] == 20 && sum == 40, "bin0 %llu sum %llu", (unsigned long long)out[0],
 	      (unsigned long long)sum);
 	/* 1000..2000 (the +Inf share) is mostly in [1024, 2048): bin 4. */
-	CHECK(name, out[4] >= 9 && out[15] == 0, "bin4 %llu bin15 %llu",
-	      (unsigned long long)out[4], (unsigned long long)out[15]);
+	CHECK(name, out[4] >= 9 && out[15] == 0, "bin4 %llu bin15 %llu", (unsigned long long)out[4],
+	      (unsigned long long)out[15]);
 	kvlb_prom_rebin(bad_le, bad_cum, 7, edges, 15, out);
 	for (sum = 0, i = 0; i < 16; i++)
 		sum += out[i];

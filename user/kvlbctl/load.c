@@ -78,7 +78,8 @@ int kv_load(struct kv_ctx *c, int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			json_object_start(&c->jw);
 			json_kv_u64(&c->jw, "id", b[i].id);
-			json_kv_string(&c->jw, "vip", kvlb_endpoint_format(&b[i].vip, vs, sizeof(vs)));
+			json_kv_string(&c->jw, "vip",
+				       kvlb_endpoint_format(&b[i].vip, vs, sizeof(vs)));
 			json_kv_string(&c->jw, "backend",
 				       kvlb_endpoint_format(&b[i].ep, bs, sizeof(bs)));
 			json_kv_string(&c->jw, "state", state_name(b[i].be.flags));
@@ -90,7 +91,8 @@ int kv_load(struct kv_ctx *c, int argc, char **argv)
 			json_kv_double(&c->jw, "kv_usage", l[i].kv_usage_ppm / 1e6);
 			json_kv_u64(&c->jw, "load_score", l[i].load_score);
 			json_kv_u64(&c->jw, "bound_tokens", l[i].bound_tokens);
-			json_kv_double(&c->jw, "bytes_per_token", l[i].bytes_per_token_x100 / 100.0);
+			json_kv_double(&c->jw, "bytes_per_token",
+				       l[i].bytes_per_token_x100 / 100.0);
 			if (l[i].scrape_ns && now >= l[i].scrape_ns)
 				json_kv_double(&c->jw, "age_s", (now - l[i].scrape_ns) / 1e9);
 			else
@@ -153,8 +155,8 @@ static void print_hist(const struct kvlb_backend_load *l)
 		else if (b == KVLB_PROMPT_HIST_BUCKETS - 1)
 			snprintf(range, sizeof(range), ">= %llu", (unsigned long long)bucket_lo(b));
 		else
-			snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)bucket_lo(b),
-				 (1ull << (b + 7)) - 1);
+			snprintf(range, sizeof(range), "%llu-%llu",
+				 (unsigned long long)bucket_lo(b), (1ull << (b + 7)) - 1);
 		printf("%17s |", range);
 		if (v && !w)
 			w = 1; /* a non-empty bucket always shows */

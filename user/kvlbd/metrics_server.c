@@ -135,8 +135,7 @@ static void latency(FILE *f, const struct scrape_view *v, int n)
 	}
 }
 
-char *metrics_render(struct kvlb_handle *h, struct scraper *sc, const char *version,
-		     size_t *len)
+char *metrics_render(struct kvlb_handle *h, struct scraper *sc, const char *version, size_t *len)
 {
 	struct scrape_view *v = NULL;
 	struct kvlb_backend_load *maps = NULL;
@@ -176,8 +175,8 @@ char *metrics_render(struct kvlb_handle *h, struct scraper *sc, const char *vers
 		    "requests the backend reports waiting", 2, maps);
 	per_backend(f, v, n, "kvlb_backend_kv_cache_usage", "gauge",
 		    "fraction of the backend's KV cache in use (0 to 1)", 3, maps);
-	per_backend(f, v, n, "kvlb_backend_load_score", "gauge",
-		    "scraped load in token units", 4, maps);
+	per_backend(f, v, n, "kvlb_backend_load_score", "gauge", "scraped load in token units", 4,
+		    maps);
 	per_backend(f, v, n, "kvlb_backend_bound_tokens", "gauge",
 		    "token units the data path bound to the backend since its last scrape", 5,
 		    maps);

@@ -29,7 +29,6 @@ struct metrics_server *metrics_server_start(const char *listen, struct kvlb_hand
 void metrics_server_stop(struct metrics_server *m);
 
 /* The text served at /metrics, malloc'd (for tests and the handler). */
-char *metrics_render(struct kvlb_handle *h, struct scraper *sc, const char *version,
-		     size_t *len);
+char *metrics_render(struct kvlb_handle *h, struct scraper *sc, const char *version, size_t *len);
 
 #endif

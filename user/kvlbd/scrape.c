@@ -31,7 +31,7 @@ struct target {
 	char *body;
 	size_t len, cap;
 	bool too_big;
-	int fails; /* consecutive health failures */
+	int fails;   /* consecutive health failures */
 	bool warned; /* a configuration problem was logged */
 	struct scrape_view v;
 };
@@ -43,7 +43,7 @@ struct scraper {
 	struct target *t;
 	int n;
 	uint64_t next_ms;
-	pthread_mutex_t lock; /* guards every t[i].v and n against the metrics thread */
+	pthread_mutex_t lock;	    /* guards every t[i].v and n against the metrics thread */
 	struct kvlb_prom_load load; /* scratch: too large for the stack */
 };
 
@@ -184,7 +184,8 @@ static struct target *find_old(struct target *old, int n, const struct kvlb_conf
 
 	for (i = 0; i < n; i++)
 		if (old[i].easy && kvlb_endpoint_equal(&old[i].vip, vip) &&
-		    kvlb_endpoint_equal(&old[i].ep, &cb->ep) && !strcmp(old[i].url, cb->metrics_url))
+		    kvlb_endpoint_equal(&old[i].ep, &cb->ep) &&
+		    !strcmp(old[i].url, cb->metrics_url))
 			return &old[i];
 	return NULL;
 }
@@ -344,12 +345,14 @@ static void set_health(struct scraper *s, struct target *t, bool up, const char 
 	pthread_mutex_unlock(&s->lock);
 	if (up == !down_in_map) {
 		if (was != t->v.health && was != HEALTH_UNKNOWN)
-			log_info("backend %s of %s is %s", t->v.backend, t->v.vip, up ? "up" : "down");
+			log_info("backend %s of %s is %s", t->v.backend, t->v.vip,
+				 up ? "up" : "down");
 		return;
 	}
 	if (kvlb_backend_flags(s->h, &t->vip, &t->ep, up ? 0 : KVLB_BE_F_DOWN,
 			       up ? KVLB_BE_F_DOWN : 0)) {
-		log_err("marking backend %s %s: %s", t->v.backend, up ? "up" : "down", kvlb_error());
+		log_err("marking backend %s %s: %s", t->v.backend, up ? "up" : "down",
+			kvlb_error());
 		return;
 	}
 	if (up)
@@ -401,7 +404,8 @@ static void finished(struct scraper *s, struct target *t, CURLcode rc)
 	} else if (code != 200) {
 		snprintf(why, sizeof(why), "HTTP %ld", code);
 	} else if (kvlb_prom_extract(t->body, t->len, t->configured, l)) {
-		snprintf(why, sizeof(why), "no running/waiting gauges of a known server (%zu samples)",
+		snprintf(why, sizeof(why),
+			 "no running/waiting gauges of a known server (%zu samples)",
 			 l->parse.samples);
 		t->v.parse_errors++;
 	} else {

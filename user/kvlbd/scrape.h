@@ -22,16 +22,16 @@
 #include "prom.h"
 
 struct scrape_opts {
-	int interval_ms;     /* scrape period */
-	int timeout_ms;	     /* per request; below the period */
-	int fail_threshold;  /* consecutive failures that mark a backend down */
+	int interval_ms;	/* scrape period */
+	int timeout_ms;		/* per request; below the period */
+	int fail_threshold;	/* consecutive failures that mark a backend down */
 	double bytes_per_token; /* written as bytes_per_token_x100 */
 };
 
-#define SCRAPE_DEF_INTERVAL_MS	  100
-#define SCRAPE_DEF_FAILS	  3
+#define SCRAPE_DEF_INTERVAL_MS	   100
+#define SCRAPE_DEF_FAILS	   3
 #define SCRAPE_DEF_BYTES_PER_TOKEN 4.0
-#define SCRAPE_MAX_BODY		  (8u << 20) /* a larger /metrics body is an error */
+#define SCRAPE_MAX_BODY		   (8u << 20) /* a larger /metrics body is an error */
 
 /* Scrape latency histogram bounds (seconds), for kvlbd's own /metrics. */
 #define SCRAPE_LAT_BUCKETS 10

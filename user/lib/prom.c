@@ -213,9 +213,9 @@ static enum kvlb_prom_type type_of(struct kvlb_prom_str t)
 		const char *name;
 		enum kvlb_prom_type type;
 	} types[] = {
-	    {"counter", KVLB_PROM_COUNTER}, {"gauge", KVLB_PROM_GAUGE},
+	    {"counter", KVLB_PROM_COUNTER},	{"gauge", KVLB_PROM_GAUGE},
 	    {"histogram", KVLB_PROM_HISTOGRAM}, {"summary", KVLB_PROM_SUMMARY},
-	    {"untyped", KVLB_PROM_UNTYPED}, {"unknown", KVLB_PROM_UNTYPED},
+	    {"untyped", KVLB_PROM_UNTYPED},	{"unknown", KVLB_PROM_UNTYPED},
 	};
 	size_t i;
 
@@ -227,7 +227,7 @@ static enum kvlb_prom_type type_of(struct kvlb_prom_str t)
 
 static enum kvlb_prom_type family_type(const struct family *f, struct kvlb_prom_str n)
 {
-	static const char *const suffixes[] = {"",	 "_bucket", "_sum",   "_count",
+	static const char *const suffixes[] = {"",	 "_bucket",  "_sum",	"_count",
 					       "_total", "_created", "_gcount", "_gsum"};
 	size_t i;
 
@@ -371,7 +371,7 @@ void kvlb_prom_parse(const char *buf, size_t len, kvlb_prom_cb cb, void *arg,
 			break;
 		}
 		continue;
-bad:
+	bad:
 		if (!res->bad_lines)
 			res->first_bad_line = line;
 		res->bad_lines++;
@@ -417,20 +417,46 @@ struct server_names {
 };
 
 static const struct server_names servers[] = {
-    {KVLB_PROM_SERVER_VLLM, "vllm", "vllm:",
-     {"vllm:num_requests_running"}, {"vllm:num_requests_waiting"},
+    {KVLB_PROM_SERVER_VLLM,
+     "vllm",
+     "vllm:",
+     {"vllm:num_requests_running"},
+     {"vllm:num_requests_waiting"},
      {"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"},
-     "vllm:request_prompt_tokens", "vllm:prompt_tokens_total", NULL, NULL},
-    {KVLB_PROM_SERVER_SGLANG, "sglang", "sglang:",
-     {"sglang:num_running_reqs"}, {"sglang:num_queue_reqs"}, {"sglang:token_usage"},
-     "sglang:prompt_tokens_histogram", "sglang:prompt_tokens_total", NULL, NULL},
-    {KVLB_PROM_SERVER_TGI, "tgi", "tgi_",
-     {"tgi_batch_current_size"}, {"tgi_queue_size"}, {NULL},
-     "tgi_request_input_length", NULL, "tgi_batch_current_max_tokens",
+     "vllm:request_prompt_tokens",
+     "vllm:prompt_tokens_total",
+     NULL,
+     NULL},
+    {KVLB_PROM_SERVER_SGLANG,
+     "sglang",
+     "sglang:",
+     {"sglang:num_running_reqs"},
+     {"sglang:num_queue_reqs"},
+     {"sglang:token_usage"},
+     "sglang:prompt_tokens_histogram",
+     "sglang:prompt_tokens_total",
+     NULL,
+     NULL},
+    {KVLB_PROM_SERVER_TGI,
+     "tgi",
+     "tgi_",
+     {"tgi_batch_current_size"},
+     {"tgi_queue_size"},
+     {NULL},
+     "tgi_request_input_length",
+     NULL,
+     "tgi_batch_current_max_tokens",
      "tgi_batch_max_total_tokens"},
-    {KVLB_PROM_SERVER_LLAMACPP, "llamacpp", "llamacpp:",
-     {"llamacpp:requests_processing"}, {"llamacpp:requests_deferred"},
-     {"llamacpp:kv_cache_usage_ratio"}, NULL, "llamacpp:prompt_tokens_total", NULL, NULL},
+    {KVLB_PROM_SERVER_LLAMACPP,
+     "llamacpp",
+     "llamacpp:",
+     {"llamacpp:requests_processing"},
+     {"llamacpp:requests_deferred"},
+     {"llamacpp:kv_cache_usage_ratio"},
+     NULL,
+     "llamacpp:prompt_tokens_total",
+     NULL,
+     NULL},
 };
 #define N_SERVERS (sizeof(servers) / sizeof(servers[0]))
 
@@ -510,7 +536,7 @@ static int extract_cb(const struct kvlb_prom_sample *s, void *arg)
 	if (isnan(v) || v < 0)
 		return 0;
 	for (f = 0; f < 3; f++) {
-		const char *const *alt = f == F_RUNNING ? sn->running
+		const char *const *alt = f == F_RUNNING	  ? sn->running
 					 : f == F_WAITING ? sn->waiting
 							  : sn->kv;
 
@@ -623,13 +649,14 @@ static double cum_at(const struct cumf *f, double x)
 		if (x <= f->lo[k])
 			return f->c0[k];
 		if (x < f->hi[k])
-			return f->c0[k] + (f->c1[k] - f->c0[k]) * (x - f->lo[k]) / (f->hi[k] - f->lo[k]);
+			return f->c0[k] +
+			       (f->c1[k] - f->c0[k]) * (x - f->lo[k]) / (f->hi[k] - f->lo[k]);
 	}
 	return f->total;
 }
 
-void kvlb_prom_rebin(const double *le, const double *cum, int n, const double *edges,
-		     int n_edges, uint64_t *out)
+void kvlb_prom_rebin(const double *le, const double *cum, int n, const double *edges, int n_edges,
+		     uint64_t *out)
 {
 	static __thread struct cumf f;
 	double prev_le = 0, prev_c = 0, last;

@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KVLB_PROM_MAX_LABELS 32	    /* per sample; more: the line is skipped */
-#define KVLB_PROM_MAX_LINE   65536  /* bytes; a longer line is skipped */
-#define KVLB_PROM_MAX_NAME   1024   /* bytes of a metric or label name */
+#define KVLB_PROM_MAX_LABELS 32	   /* per sample; more: the line is skipped */
+#define KVLB_PROM_MAX_LINE   65536 /* bytes; a longer line is skipped */
+#define KVLB_PROM_MAX_NAME   1024  /* bytes of a metric or label name */
 
 enum kvlb_prom_type {
 	KVLB_PROM_UNTYPED = 0,
@@ -42,7 +42,7 @@ struct kvlb_prom_sample {
 	int n_labels;
 	struct kvlb_prom_str label_name[KVLB_PROM_MAX_LABELS];
 	struct kvlb_prom_str label_value[KVLB_PROM_MAX_LABELS]; /* escapes resolved */
-	double value; /* may be +-Inf or NaN */
+	double value;						/* may be +-Inf or NaN */
 	bool has_timestamp;
 	int64_t timestamp_ms;
 	/* From the last "# TYPE" line, when it names this sample's family
@@ -51,10 +51,10 @@ struct kvlb_prom_sample {
 };
 
 struct kvlb_prom_result {
-	size_t samples;	  /* handed to the callback */
-	size_t bad_lines; /* skipped: malformed, too long, too many labels */
+	size_t samples;	       /* handed to the callback */
+	size_t bad_lines;      /* skipped: malformed, too long, too many labels */
 	size_t first_bad_line; /* 1-based line number of the first, or 0 */
-	bool stopped;	  /* the callback asked to stop */
+	bool stopped;	       /* the callback asked to stop */
 };
 
 /* Return non-zero to stop the parse. */
@@ -127,7 +127,7 @@ int kvlb_prom_extract(const char *buf, size_t len, enum kvlb_prom_server server,
  * to the histogram's total. Hostile input (NaN, decreasing counts, huge
  * values) gives bounded, non-negative bins.
  */
-void kvlb_prom_rebin(const double *le, const double *cum, int n, const double *edges,
-		     int n_edges, uint64_t *out);
+void kvlb_prom_rebin(const double *le, const double *cum, int n, const double *edges, int n_edges,
+		     uint64_t *out);
 
 #endif
