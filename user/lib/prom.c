@@ -269,9 +269,9 @@ static int comment(struct cur *c, struct family *f)
 	return 0;
 }
 
-static int sample_line(struct cur *c, char *scratch, struct kvlb_prom_sample *s)
+static int sample_line(struct cur *c, char *scratch, const char *scratch_end,
+		       struct kvlb_prom_sample *s)
 {
-	const char *scratch_end = scratch + KVLB_PROM_MAX_LINE;
 	struct kvlb_prom_str v, ts;
 
 	memset(s, 0, sizeof(*s));
@@ -337,12 +337,13 @@ void kvlb_prom_parse(const char *buf, size_t len, kvlb_prom_cb cb, void *arg,
 	static __thread char scratch[KVLB_PROM_MAX_LINE];
 	static __thread struct kvlb_prom_sample s;
 	struct family fam = {};
-	const char *p = buf, *end = buf + len;
+	const char *p = buf, *end;
 	size_t line = 0;
 
 	memset(res, 0, sizeof(*res));
 	if (!buf)
 		return;
+	end = buf + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
@@ -362,7 +363,7 @@ void kvlb_prom_parse(const char *buf, size_t len, kvlb_prom_cb cb, void *arg,
 				break;
 			continue;
 		}
-		if (sample_line(&c, scratch, &s))
+		if (sample_line(&c, scratch, scratch + sizeof(scratch), &s))
 			goto bad;
 		s.type = family_type(&fam, s.name);
 		res->samples++;
