@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Independent oracle: the backends a recorded EndpointSliceList should yield.
+
+Prints one ADDR:PORT per line (IPv6 in brackets): endpoints whose
+conditions.ready is not false and terminating is not true, of IPv4/IPv6
+slices carrying the named port, optionally on one node. Written from the
+EndpointSlice API reference, not from kvlb-discover's code.
+"""
+import argparse
+import json
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("pages", nargs="+")
+    ap.add_argument("--port-name", required=True)
+    ap.add_argument("--node")
+    ap.add_argument("--family", choices=["IPv4", "IPv6"])
+    a = ap.parse_args()
+    out = set()
+    for page in a.pages:
+        with open(page) as f:
+            lst = json.load(f)
+        for s in lst.get("items") or []:
+            if s["addressType"] not in ("IPv4", "IPv6"):
+                continue
+            if a.family and s["addressType"] != a.family:
+                continue
+            ports = [p["port"] for p in s.get("ports") or [] if p.get("name", "") == a.port_name]
+            if not ports:
+                continue
+            for e in s.get("endpoints") or []:
+                c = e.get("conditions") or {}
+                if c.get("ready") is False or c.get("terminating") is True:
+                    continue
+                if a.node and e.get("nodeName") != a.node:
+                    continue
+                addr = e["addresses"][0]
+                out.add(f"[{addr}]:{ports[0]}" if ":" in addr else f"{addr}:{ports[0]}")
+    for x in sorted(out):
+        print(x)
+
+
+if __name__ == "__main__":
+    main()

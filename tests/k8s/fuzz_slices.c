@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * libFuzzer harness: any bytes as an API response must give either a clean
+ * error or a backend set that renders; never a crash, leak or UB. The first
+ * byte picks the filter so port selection and node filtering are covered too.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slices.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct kvlb_endpoint vip4 = { .family = KVLB_AF_INET, .port = 80 };
+	static const struct kvlb_endpoint vip6 = { .family = KVLB_AF_INET6, .port = 80 };
+	struct disc_filter f = {};
+	struct disc_result r = {};
+	struct disc_render o = { .source = "fuzz/fuzz", .vip4 = &vip4, .vip6 = &vip6 };
+	char err[256], *text;
+	int skipped;
+	uint8_t sel;
+
+	if (size < 1)
+		return 0;
+	sel = data[0];
+	data++;
+	size--;
+	if (sel & 1)
+		f.port_name = "http";
+	if (sel & 2)
+		f.node = "node-a";
+	if (sel & 4)
+		o.metrics_path = "/metrics";
+	if (sel & 8)
+		o.vip6 = NULL;
+	/* Two pages into one result, as a paged list does. */
+	if (disc_parse_page((const char *)data, size, &f, &r, err, sizeof(err)) == 0)
+		disc_parse_page((const char *)data, size, &f, &r, err, sizeof(err));
+	disc_finish(&r);
+	if (disc_render_conf(&o, &r, &text, &skipped, err, sizeof(err)) == 0) {
+		if (!text || strncmp(text, "# Backends", 10))
+			abort();
+		free(text);
+	}
+	disc_result_free(&r);
+	return 0;
+}
