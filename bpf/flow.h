@@ -9,31 +9,20 @@
 
 #include "maps.bpf.h"
 
-/* Refresh last_seen at most this often: a map write per packet costs more
- * than the precision is worth. */
-#define FLOW_TOUCH_NS 1000000000ull
-
 static __always_inline struct kvlb_flow *flow_lookup(const struct kvlb_flow_key *k)
 {
 	return bpf_map_lookup_elem(&kvlb_flows, k);
 }
 
-static __always_inline void flow_touch(struct kvlb_flow *f)
-{
-	__u64 now = bpf_ktime_get_ns();
-
-	if (now - f->last_seen_ns > FLOW_TOUCH_NS)
-		f->last_seen_ns = now;
-}
-
-/* Record both directions of a flow bound to backend id. */
-static __always_inline int flow_create(const struct kvlb_flow_key *k, const struct kvlb_vip *vip,
+/* Record both directions of a flow bound to backend id; returns the forward
+ * entry. */
+static __always_inline struct kvlb_flow *flow_create(const struct kvlb_flow_key *k, const struct kvlb_vip *vip,
 				       __u32 id, const struct kvlb_backend *be)
 {
 	struct kvlb_flow f = {
 		.backend_id = id,
 		.vip_index = vip->index,
-		.last_seen_ns = bpf_ktime_get_ns(),
+		.placed_ns = bpf_ktime_get_coarse_ns(),
 	};
 	struct kvlb_flow_key rk = {
 		.src = be->addr,
@@ -49,9 +38,11 @@ static __always_inline int flow_create(const struct kvlb_flow_key *k, const stru
 		.backend_id = id,
 	};
 
-	if (bpf_map_update_elem(&kvlb_nat_rev, &rk, &nat, BPF_ANY))
-		return -1;
-	return bpf_map_update_elem(&kvlb_flows, k, &f, BPF_ANY);
+	if (bpf_map_update_elem(&kvlb_nat_rev, &rk, &nat, BPF_ANY) ||
+	    bpf_map_update_elem(&kvlb_flows, k, &f, BPF_ANY))
+		return NULL;
+	/* The map's copy, so the next hop learned later is kept with it. */
+	return flow_lookup(k);
 }
 
 #endif

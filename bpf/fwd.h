@@ -65,22 +65,43 @@ static __always_inline int xdp_vlan_pop(struct xdp_md *ctx, struct pkt *p)
 	return 0;
 }
 
-/* Returns the XDP verdict; *to_stack tells which way it went. */
-static __always_inline int xdp_forward(struct xdp_md *ctx, struct pkt *p,
-				       const struct kvlb_backend *be, bool *to_stack)
+/*
+ * Learn the next hop towards dst into *nh (left unset unless the FIB lookup
+ * succeeds). Returns the FIB verdict; *oif is the egress device whenever the
+ * route is known, resolved neighbour or not.
+ */
+static __always_inline long nexthop_learn(void *ctx, const struct pkt *p,
+					  const struct kvlb_addr *src, const struct kvlb_addr *dst,
+					  __u32 ifindex, struct kvlb_nexthop *nh, __u32 *oif)
 {
 	struct bpf_fib_lookup fib = {};
+	long rc;
+
+	fib_params_from(&fib, p, src, dst, ifindex);
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	*oif = fib.ifindex;
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+		nh->ifindex = fib.ifindex;
+	}
+	return rc;
+}
+
+/* Returns the XDP verdict; *to_stack tells which way it went. The flow's
+ * next hop is learned on its first packets and reused after. */
+static __always_inline int xdp_forward(struct xdp_md *ctx, struct pkt *p, struct kvlb_flow *f,
+				       const struct kvlb_backend *be, bool *to_stack)
+{
 	struct ethhdr *eth;
 	void *data, *data_end;
-	long rc;
+	__u32 oif;
 
 	*to_stack = true;
 	if (p->vlan_tags && xdp_vlan_pop(ctx, p))
 		return XDP_DROP;
-
-	fib_params_from(&fib, p, &p->key.src, &be->addr, ctx->ingress_ifindex);
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+	if (!f->nh.ifindex && nexthop_learn(ctx, p, &p->key.src, &be->addr, ctx->ingress_ifindex,
+					    &f->nh, &oif) != BPF_FIB_LKUP_RET_SUCCESS)
 		return XDP_PASS;
 
 	data = (void *)(long)ctx->data;
@@ -88,37 +109,38 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct pkt *p,
 	eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return XDP_DROP;
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, f->nh.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, f->nh.smac, ETH_ALEN);
 	*to_stack = false;
-	if (fib.ifindex == ctx->ingress_ifindex)
+	if (f->nh.ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
-	return bpf_redirect(fib.ifindex, 0);
+	return bpf_redirect(f->nh.ifindex, 0);
 }
 
 /* TC: send a rewritten reply straight out of the egress device. Returns
  * the TC verdict; *redirected tells which way it went. */
-static __always_inline int tc_forward(struct __sk_buff *skb, struct pkt *p,
-				      const struct kvlb_nat *nat, bool *redirected)
+static __always_inline int tc_forward(struct __sk_buff *skb, struct pkt *p, struct kvlb_nat *nat,
+				      bool *redirected)
 {
-	struct bpf_fib_lookup fib = {};
+	__u32 oif = 0;
 	long rc;
 
 	*redirected = false;
-	fib_params_from(&fib, p, &nat->vip, &p->key.dst, skb->ingress_ifindex);
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
-		    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
+	if (!nat->nh.ifindex) {
+		rc = nexthop_learn(skb, p, &nat->vip, &p->key.dst, skb->ingress_ifindex, &nat->nh,
+				   &oif);
+		if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+			*redirected = true;
+			return bpf_redirect_neigh(oif, NULL, 0, 0);
+		}
+		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 			return TC_ACT_OK;
-		*redirected = true;
-		return bpf_redirect(fib.ifindex, 0);
 	}
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		*redirected = true;
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	}
-	return TC_ACT_OK;
+	if (bpf_skb_store_bytes(skb, 0, nat->nh.dmac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_ALEN, nat->nh.smac, ETH_ALEN, 0))
+		return TC_ACT_OK;
+	*redirected = true;
+	return bpf_redirect(nat->nh.ifindex, 0);
 }
 
 #endif

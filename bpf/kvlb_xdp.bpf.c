@@ -17,8 +17,9 @@
  * placement (first packet, LRU eviction, or a backend that was removed).
  * A SYN always starts a new placement: its tuple may be a reused one whose
  * old entry still sits in the LRU, bound to a backend since drained. */
-static __always_inline __u32 bind_flow(struct pkt *p, const struct kvlb_vip *vip,
-				       struct kvlb_stats *st, struct kvlb_backend **bep)
+static __always_inline struct kvlb_flow *bind_flow(struct pkt *p, const struct kvlb_vip *vip,
+						    struct kvlb_stats *st,
+						    struct kvlb_backend **bep)
 {
 	bool syn = (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 	struct kvlb_flow *f = syn ? NULL : flow_lookup(&p->key);
@@ -29,9 +30,8 @@ static __always_inline __u32 bind_flow(struct pkt *p, const struct kvlb_vip *vip
 		id = f->backend_id;
 		be = bpf_map_lookup_elem(&kvlb_backends, &id);
 		if (be && (be->flags & KVLB_BE_F_IN_USE)) {
-			flow_touch(f);
 			*bep = be;
-			return id;
+			return f;
 		}
 		STAT_INC(st, xdp_stale_backend);
 	}
@@ -39,11 +39,12 @@ static __always_inline __u32 bind_flow(struct pkt *p, const struct kvlb_vip *vip
 	id = choose_backend_l4(vip, &p->key);
 	be = bpf_map_lookup_elem(&kvlb_backends, &id);
 	if (!be || !(be->flags & KVLB_BE_F_IN_USE))
-		return KVLB_NO_BACKEND;
-	if (flow_create(&p->key, vip, id, be) == 0)
+		return NULL;
+	f = flow_create(&p->key, vip, id, be);
+	if (f)
 		STAT_INC(st, xdp_new_flow);
 	*bep = be;
-	return id;
+	return f;
 }
 
 SEC("xdp")
@@ -53,6 +54,7 @@ int kvlb_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct kvlb_stats *st = stats_get();
 	struct kvlb_backend *be = NULL;
+	struct kvlb_flow *f;
 	struct kvlb_vip *vip;
 	struct pkt p = {};
 	bool to_stack;
@@ -86,7 +88,8 @@ int kvlb_xdp(struct xdp_md *ctx)
 	if (p.vlan_tags)
 		STAT_INC(st, xdp_vlan);
 
-	if (bind_flow(&p, vip, st, &be) == KVLB_NO_BACKEND || !be) {
+	f = bind_flow(&p, vip, st, &be);
+	if (!f || !be) {
 		STAT_INC(st, xdp_no_backend);
 		return XDP_DROP;
 	}
@@ -95,7 +98,7 @@ int kvlb_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	verdict = xdp_forward(ctx, &p, be, &to_stack);
+	verdict = xdp_forward(ctx, &p, f, be, &to_stack);
 	if (verdict == XDP_DROP) {
 		STAT_INC(st, xdp_malformed);
 		return verdict;

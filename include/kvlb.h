@@ -15,7 +15,7 @@
 #include <linux/types.h>
 
 /* Bumped whenever a pinned map's key or value layout changes. */
-#define KVLB_MAP_ABI 1
+#define KVLB_MAP_ABI 2
 
 /* Default directory where kvlbd pins maps (a bpffs mount). */
 #define KVLB_PIN_ROOT "/sys/fs/bpf/kvlb"
@@ -112,11 +112,26 @@ struct kvlb_flow_key {
 	__u8 pad[2];
 };
 
+/*
+ * Where a forwarded frame leaves, learned from a FIB lookup on a flow's first
+ * packets and kept with the flow: a FIB lookup per packet would cost more
+ * than the rest of the fast path together, and a connection's next hop
+ * outlives it (a pod that moves gets new connections).
+ */
+struct kvlb_nexthop {
+	__u32 ifindex; /* 0: not learned yet (neighbour unresolved) */
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+
 /* kvlb_flows value: where an established client connection goes. */
 struct kvlb_flow {
 	__u32 backend_id;
 	__u32 vip_index;
-	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet */
+	__u64 placed_ns; /* CLOCK_MONOTONIC (coarse) when the flow was placed; no
+			  * per-packet time: reading a clock costs a fifth of the
+			  * fast path, and the LRU evicts idle flows */
+	struct kvlb_nexthop nh; /* towards the backend */
 };
 
 /* kvlb_nat_rev value: what the backend's replies must look like. */
@@ -125,6 +140,7 @@ struct kvlb_nat {
 	__be16 vip_port;
 	__u8 pad[2];
 	__u32 backend_id;
+	struct kvlb_nexthop nh; /* towards the client */
 };
 
 /*
@@ -257,8 +273,9 @@ _Static_assert(sizeof(struct kvlb_vip_key) == 20, "kvlb_vip_key layout");
 _Static_assert(sizeof(struct kvlb_vip) == 16, "kvlb_vip layout");
 _Static_assert(sizeof(struct kvlb_backend) == 32, "kvlb_backend layout");
 _Static_assert(sizeof(struct kvlb_flow_key) == 40, "kvlb_flow_key layout");
-_Static_assert(sizeof(struct kvlb_flow) == 16, "kvlb_flow layout");
-_Static_assert(sizeof(struct kvlb_nat) == 24, "kvlb_nat layout");
+_Static_assert(sizeof(struct kvlb_nexthop) == 16, "kvlb_nexthop layout");
+_Static_assert(sizeof(struct kvlb_flow) == 32, "kvlb_flow layout");
+_Static_assert(sizeof(struct kvlb_nat) == 40, "kvlb_nat layout");
 _Static_assert(sizeof(struct kvlb_config) == 64, "kvlb_config layout");
 _Static_assert(sizeof(struct kvlb_backend_load) == 168, "kvlb_backend_load layout");
 _Static_assert(sizeof(struct kvlb_prefix_entry) == 16, "kvlb_prefix_entry layout");

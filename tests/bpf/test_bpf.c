@@ -686,10 +686,10 @@ static int check_flow(const struct scenario *s, char *err, size_t n)
 		snprintf(err, n, "no kvlb_flows entry for the packet's tuple");
 		return -1;
 	}
-	if (f.backend_id != id || f.vip_index != vip || !f.last_seen_ns) {
+	if (f.backend_id != id || f.vip_index != vip || !f.placed_ns) {
 		snprintf(err, n,
-			 "kvlb_flows entry {backend %u, vip %u, last_seen %llu}, want {%u, %u, >0}",
-			 f.backend_id, f.vip_index, (unsigned long long)f.last_seen_ns, id, vip);
+			 "kvlb_flows entry {backend %u, vip %u, placed %llu}, want {%u, %u, >0}",
+			 f.backend_id, f.vip_index, (unsigned long long)f.placed_ns, id, vip);
 		return -1;
 	}
 	memset(&rk, 0, sizeof(rk));

@@ -26,7 +26,7 @@ static int show_flow(const struct kvlb_flow_key *k, const struct kvlb_flow *f, v
 	char cs[KVLB_ENDPOINT_STRLEN], vs[KVLB_ENDPOINT_STRLEN], bs[KVLB_ENDPOINT_STRLEN];
 	struct flow_walk *w = arg;
 	struct kvlb_backend be;
-	double idle;
+	double age;
 
 	flow_ep(&k->src, k->sport, k->family, cs);
 	flow_ep(&k->dst, k->dport, k->family, vs);
@@ -34,7 +34,7 @@ static int show_flow(const struct kvlb_flow_key *k, const struct kvlb_flow *f, v
 		flow_ep(&be.addr, be.port, be.family, bs);
 	else
 		strcpy(bs, "-"); /* removed since: placed again on the next packet */
-	idle = w->now_ns > f->last_seen_ns ? (double)(w->now_ns - f->last_seen_ns) / 1e9 : 0;
+	age = w->now_ns > f->placed_ns ? (double)(w->now_ns - f->placed_ns) / 1e9 : 0;
 
 	if (w->c->json) {
 		struct json *j = &w->c->jw;
@@ -45,12 +45,12 @@ static int show_flow(const struct kvlb_flow_key *k, const struct kvlb_flow *f, v
 		json_kv_string(j, "backend", bs);
 		json_kv_u64(j, "backend_id", f->backend_id);
 		json_kv_u64(j, "vip_index", f->vip_index);
-		json_kv_double(j, "idle_s", idle);
+		json_kv_double(j, "age_s", age);
 		json_object_end(j);
 	} else {
 		if (w->shown == 0)
-			printf("%-48s %-48s %-48s %8s\n", "CLIENT", "VIP", "BACKEND", "IDLE");
-		printf("%-48s %-48s %-48s %7.1fs\n", cs, vs, bs, idle);
+			printf("%-48s %-48s %-48s %8s\n", "CLIENT", "VIP", "BACKEND", "AGE");
+		printf("%-48s %-48s %-48s %7.1fs\n", cs, vs, bs, age);
 	}
 	w->shown++;
 	return w->limit && w->shown >= w->limit;
@@ -77,7 +77,7 @@ int kv_flows(struct kv_ctx *c, int argc, char **argv)
 	}
 	if (kv_open(c))
 		return KV_ERR;
-	/* bpf_ktime_get_ns() counts CLOCK_MONOTONIC. */
+	/* the data path stamps flows with the coarse CLOCK_MONOTONIC */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	w.now_ns = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 	/* JSON goes to a buffer first, so a walk failing half way prints

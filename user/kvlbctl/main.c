@@ -46,7 +46,7 @@ static const struct kv_cmd objects[] = {
      NULL, NULL, kv_backend_cmds},
     {"flows", "[--limit N]", "connections the data path has placed",
      "Print the flow table: each client connection, the VIP it was addressed to, the\n"
-     "backend it was placed on and how long it has been idle. Entries are evicted\n"
+     "backend it was placed on and how long ago it was placed. Entries are evicted\n"
      "least-recently-used when the table is full.",
      flows_opts, kv_flows, NULL},
     {"stats", "[--reset]", "counters of every data-path outcome",
@@ -66,7 +66,21 @@ static const struct kv_cmd objects[] = {
      "in kvlb's 16 power-of-two buckets, as bars. Counts are since the model server\n"
      "started. A backend serving several VIPs needs --vip.",
      hist_opts, kv_hist, NULL},
+    {"config", NULL, "the data path's live tunables",
+     "The tunables of the data path (idle timeout, prefix chunking, load bound,\n"
+     "session affinity) live in one map entry that kvlbd and the data path read\n"
+     "at once; a change applies to the next packet.",
+     NULL, NULL, kv_config_cmds},
     {},
+};
+
+/* Help printed from tables other than this one (only where a list of things
+ * a command accepts is long and lives with their code). */
+static const struct {
+	const struct kv_cmd *cmd;
+	void (*print)(FILE *f);
+} more_help[] = {
+    {&kv_config_cmds[1], kv_knobs_help}, /* config set */
 };
 
 static const struct kv_opt global_opts[] = {
@@ -119,6 +133,7 @@ static void help_cmd(FILE *f, const struct kv_cmd *parent, const struct kv_cmd *
 {
 	const struct kv_cmd *v;
 	char name[64];
+	size_t i;
 
 	if (parent)
 		snprintf(name, sizeof(name), "%s %s", parent->name, cmd->name);
@@ -137,6 +152,9 @@ static void help_cmd(FILE *f, const struct kv_cmd *parent, const struct kv_cmd *
 	fprintf(f, "Usage: kvlbctl [OPTIONS] %s%s%s\n\n%s\n", name,
 		cmd->synopsis && *cmd->synopsis ? " " : "", cmd->synopsis ? cmd->synopsis : "",
 		cmd->help);
+	for (i = 0; i < sizeof(more_help) / sizeof(more_help[0]); i++)
+		if (more_help[i].cmd == cmd)
+			more_help[i].print(f);
 	if (cmd->opts && cmd->opts->name) {
 		fprintf(f, "\nOptions:\n");
 		print_opts(f, cmd->opts);
@@ -317,7 +335,8 @@ int main(int argc, char **argv)
 		return rc;
 	if (argc < 2) {
 		if (c.json)
-			return kv_usage(&c, "missing OBJECT (one of: vip, backend, flows, stats, load, hist)");
+			return kv_usage(
+			    &c, "missing OBJECT (one of: vip, backend, flows, stats, load, hist)");
 		help_top(stderr);
 		return KV_USAGE;
 	}

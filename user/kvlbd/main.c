@@ -326,6 +326,15 @@ static int reload(const struct opts *o, struct kvlb_handle *h, struct scraper *s
 	return rc;
 }
 
+/* The signals kvlbd handles through its signalfd. */
+static void signals_mask(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+}
+
 /* The agent's loop: scrapes run between signals (the scraper's wait also
  * watches the signalfd). */
 static int run(const struct opts *o, struct kvlb_handle *h, struct scraper *sc)
@@ -333,14 +342,7 @@ static int run(const struct opts *o, struct kvlb_handle *h, struct scraper *sc)
 	struct pollfd pfd;
 	sigset_t mask;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
-		log_err("sigprocmask: %s", strerror(errno));
-		return 1;
-	}
+	signals_mask(&mask);
 	pfd.fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	pfd.events = POLLIN;
 	if (pfd.fd < 0) {
@@ -381,8 +383,18 @@ int main(int argc, char **argv)
 	struct kvlb_conf c;
 	int rc;
 
+	sigset_t mask;
+
 	if (parse_args(argc, argv, &o))
 		return 2;
+	/* Blocked before any thread exists (libcurl's resolver starts some):
+	 * a thread that left SIGTERM unblocked would die of it instead of
+	 * letting the signalfd report it. */
+	signals_mask(&mask);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
+		perror("kvlbd: sigprocmask");
+		return 1;
+	}
 	log_hook_libbpf();
 	if (load_config(o.config, &c))
 		return 2;
