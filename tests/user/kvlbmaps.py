@@ -6,10 +6,12 @@ what kvlbctl wrote without trusting kvlbctl's own reading of it.
 
   kvlbmaps.py PIN_ROOT state            VIPs, backends, active ring of each VIP
   kvlbmaps.py PIN_ROOT create           create empty maps (the sizes kvlbd uses)
+  kvlbmaps.py PIN_ROOT size STRUCT      sizeof(struct STRUCT) from kvlb.h
 """
 import ipaddress
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -20,16 +22,31 @@ MAX_VIPS = 64
 NO_BACKEND = 0xFFFFFFFF
 F_IN_USE = 1
 
-MAPS = [  # name, type, key, value, entries
-    ("kvlb_vips", "hash", 20, 16, MAX_VIPS),
-    ("kvlb_backends", "array", 4, 32, 1024),
-    ("kvlb_ring", "array", 4, 4, MAX_VIPS * 2 * RING_SIZE),
-    ("kvlb_flows", "lru_hash", 40, 16, 4096),
-    ("kvlb_nat_rev", "lru_hash", 40, 24, 4096),
-    ("kvlb_stats", "percpu_array", 4, 256, 1),
-    ("kvlb_config", "array", 4, 64, 1),
-    ("kvlb_backend_load", "array", 4, 168, 1024),
-]
+HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../include/kvlb.h")
+
+
+def sizes():
+    """Struct sizes from kvlb.h's _Static_asserts, so the maps made here
+    follow a layout change without an edit."""
+    text = open(HEADER).read()
+    out = {}
+    for name, expr in re.findall(r"sizeof\(struct (\w+)\) == ([0-9 *+]+),", text):
+        out[name] = int(eval(expr, {"__builtins__": {}}))  # digits and * + only
+    return out
+
+
+def maps():
+    z = sizes()
+    return [  # name, type, key, value, entries
+        ("kvlb_vips", "hash", z["kvlb_vip_key"], z["kvlb_vip"], MAX_VIPS),
+        ("kvlb_backends", "array", 4, z["kvlb_backend"], 1024),
+        ("kvlb_ring", "array", 4, 4, MAX_VIPS * 2 * RING_SIZE),
+        ("kvlb_flows", "lru_hash", z["kvlb_flow_key"], z["kvlb_flow"], 4096),
+        ("kvlb_nat_rev", "lru_hash", z["kvlb_flow_key"], z["kvlb_nat"], 4096),
+        ("kvlb_stats", "percpu_array", 4, z["kvlb_stats"], 1),
+        ("kvlb_config", "array", 4, z["kvlb_config"], 1),
+        ("kvlb_backend_load", "array", 4, z["kvlb_backend_load"], 1024),
+    ]
 
 
 def bpftool(*args):
@@ -101,7 +118,7 @@ def state(pin):
 
 def create(pin):
     os.makedirs(pin, exist_ok=True)
-    for name, typ, k, v, n in MAPS:
+    for name, typ, k, v, n in maps():
         subprocess.run(["bpftool", "map", "create", f"{pin}/{name}", "type", typ, "key",
                         str(k), "value", str(v), "entries", str(n), "name", name], check=True)
 
@@ -110,6 +127,8 @@ if __name__ == "__main__":
     pin, what = sys.argv[1], sys.argv[2]
     if what == "create":
         create(pin)
+    elif what == "size":
+        print(sizes()[sys.argv[3]])
     elif what == "state":
         json.dump(state(pin), sys.stdout, sort_keys=True)
         print()

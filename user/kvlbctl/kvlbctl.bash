@@ -3,9 +3,12 @@
 # tests/cases/20-kvlbctl.sh checks that these lists match kvlbctl --help.
 
 _kvlbctl_global="-j --json -p --pretty --pin-root -h --help -V --version"
-_kvlbctl_objects="vip backend flows stats load hist"
+_kvlbctl_objects="vip backend flows stats load hist config"
 _kvlbctl_vip_verbs="add del list"
 _kvlbctl_backend_verbs="add del drain weight list"
+_kvlbctl_config_verbs="show set reset"
+_kvlbctl_knobs="flow_idle_timeout chunk_size prefix_depth hold_limit load_bound load_slack
+walk_limit prefix affinity affinity_header"
 # Options of a command, by "OBJECT VERB" (or "OBJECT" for verb-less objects).
 declare -A _kvlbctl_opts=(
 	["backend drain"]="--undo"
@@ -69,7 +72,7 @@ _kvlbctl()
 	local obj=${pos[0]} verb=${pos[1]}
 	if [[ $cur == -* ]]; then
 		local key=$obj
-		[[ $obj == vip || $obj == backend ]] && key="$obj $verb"
+		[[ $obj == vip || $obj == backend || $obj == config ]] && key="$obj $verb"
 		_kvlbctl_reply "$_kvlbctl_global ${_kvlbctl_opts[${key:-none}]}"
 		return
 	fi
@@ -82,6 +85,7 @@ _kvlbctl()
 		case $obj in
 		vip) _kvlbctl_reply "$_kvlbctl_vip_verbs" ;;
 		backend) _kvlbctl_reply "$_kvlbctl_backend_verbs" ;;
+		config) _kvlbctl_reply "$_kvlbctl_config_verbs" ;;
 		esac
 		return
 		;;
@@ -93,6 +97,17 @@ _kvlbctl()
 		3) _kvlbctl_reply "mode" ;;
 		4) [[ $prev == mode ]] && _kvlbctl_reply "l4 http" ;;
 		esac
+		;;
+	"config set")
+		# KNOB VALUE pairs: a knob name where a pair starts, else its values.
+		if (((${#pos[@]} - 2) % 2 == 0)); then
+			_kvlbctl_reply "$_kvlbctl_knobs"
+		else
+			case $prev in
+			prefix | affinity) _kvlbctl_reply "on off" ;;
+			affinity_header) _kvlbctl_reply "none" ;;
+			esac
+		fi
 		;;
 	"vip del")
 		((${#pos[@]} == 2)) && _kvlbctl_reply "$(_kvlbctl_vips)"

@@ -49,6 +49,9 @@ struct kv_cmd {
 
 extern const struct kv_cmd kv_vip_cmds[];
 extern const struct kv_cmd kv_backend_cmds[];
+extern const struct kv_cmd kv_config_cmds[];
+/* The knob list of 'config set --help', printed from the knob table. */
+void kv_knobs_help(FILE *f);
 int kv_flows(struct kv_ctx *c, int argc, char **argv);
 int kv_stats(struct kv_ctx *c, int argc, char **argv);
 int kv_load(struct kv_ctx *c, int argc, char **argv);

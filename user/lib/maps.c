@@ -1011,6 +1011,26 @@ int kvlb_config_read(struct kvlb_handle *h, struct kvlb_config *c)
 	return 0;
 }
 
+void kvlb_config_defaults(struct kvlb_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->flow_idle_timeout_s = KVLB_DEF_FLOW_IDLE_TIMEOUT_S;
+	c->chunk_size = KVLB_DEF_CHUNK_SIZE;
+	c->prefix_depth = KVLB_DEF_PREFIX_DEPTH;
+	c->hold_limit = KVLB_DEF_HOLD_LIMIT;
+	c->load_bound_pct = KVLB_DEF_LOAD_BOUND_PCT;
+	c->walk_limit = KVLB_DEF_WALK_LIMIT;
+	c->load_slack = KVLB_DEF_LOAD_SLACK;
+	snprintf(c->affinity_header, sizeof(c->affinity_header), "%s", KVLB_DEF_AFFINITY_HEADER);
+}
+
+bool kvlb_config_unset(const struct kvlb_config *c)
+{
+	static const struct kvlb_config zero;
+
+	return !memcmp(c, &zero, sizeof(zero));
+}
+
 int kvlb_config_write(struct kvlb_handle *h, const struct kvlb_config *c)
 {
 	__u32 key = 0;

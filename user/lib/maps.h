@@ -114,6 +114,10 @@ int kvlb_load_write(struct kvlb_handle *h, __u32 id, const struct kvlb_backend_l
 
 /* Live tunables. */
 int kvlb_config_read(struct kvlb_handle *h, struct kvlb_config *c);
+/* Every knob at its KVLB_DEF_* value. */
+void kvlb_config_defaults(struct kvlb_config *c);
+/* An all-zero entry has never been written: it means the defaults. */
+bool kvlb_config_unset(const struct kvlb_config *c);
 int kvlb_config_write(struct kvlb_handle *h, const struct kvlb_config *c);
 
 #endif
