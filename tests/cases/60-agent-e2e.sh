@@ -165,6 +165,26 @@ bad=$(ctl -j hist 203.0.113.99:8000)
 [ "$(jq -r .error <<<"$bad")" != null ] && pass agent-hist-unknown-backend-json-error ||
 	fail agent-hist-unknown-backend-json-error "$bad"
 
+# Keep-alive: kvlbd's scrapes of pod1 reuse one connection (the same local
+# port) while at least five scrapes go by.
+scrape_conn() {
+	node ss -Htnp state established dst 203.0.113.11:8000 | awk '/"kvlbd"/ { print $3 }'
+}
+scrapes_of1() {
+	node curl -sf http://127.0.0.1:9464/metrics |
+		awk '/^kvlb_scrapes_total\{.*203.0.113.11:8000/ { print $NF }'
+}
+c1=$(scrape_conn)
+s1=$(scrapes_of1)
+more_scrapes() { [ "$(scrapes_of1)" -ge $((s1 + 5)) ]; }
+wait_for 5 more_scrapes
+c2=$(scrape_conn)
+if [ -n "$c1" ] && [ "$(wc -l <<<"$c1")" -eq 1 ] && [ "$c1" = "$c2" ]; then
+	pass "agent-scrapes-keep-alive (one connection, $c1, over $(($(scrapes_of1) - s1)) scrapes)"
+else
+	fail agent-scrapes-keep-alive "kvlbd's connections to pod1: before '$c1', after '$c2'"
+fi
+
 # --- b) a dead backend is marked down within 1 s, and back up -------------------
 state_of() { ctl -j load | jq -r ".[] | select(.backend == \"203.0.113.1$1:8000\") | .state"; }
 # fetch N OUT: N new connections through the VIP; one line per answer: the
@@ -241,6 +261,28 @@ fi
 is_up3() { [ "$(state_of 3)" = up ]; }
 wait_for 5 is_up3 && pass agent-silent-backend-up-again ||
 	fail agent-silent-backend-up-again "pod3 is '$(state_of 3)' after SIGCONT"
+
+# SIGHUP with a config that drops pod3's metrics URL stops its scrapes (its
+# figures age) and keeps the others'; the original config brings them back.
+age_of() { ctl -j load | jq ".[] | select(.backend == \"203.0.113.1$1:8000\") | .age_s"; }
+scraping() { grep -c "scraping $1 backends" "$WORK/kvlbd.log"; }
+n2=$(scraping 2)
+cp "$WORK/kvlb.conf" "$WORK/kvlb.conf.orig"
+sed -i 's|^backend 203.0.113.13:8000 .*|backend 203.0.113.13:8000|' "$WORK/kvlb.conf"
+kill -HUP "$kvlbd_pid"
+reloaded() { [ "$(scraping 2)" -gt "$n2" ]; }
+stale3() { awk -v a="$(age_of 3)" -v b="$(age_of 1)" 'BEGIN { exit !(a > 0.5 && b >= 0 && b < 0.5) }'; }
+if wait_for 5 reloaded && wait_for 5 stale3; then
+	pass "agent-sighup-drops-scrape-target (pod3's figures $(age_of 3) s old, pod1's $(age_of 1) s)"
+else
+	fail agent-sighup-drops-scrape-target "ages: pod3 $(age_of 3), pod1 $(age_of 1); $(tail -3 "$WORK/kvlbd.log")"
+fi
+n3=$(scraping 3)
+cp "$WORK/kvlb.conf.orig" "$WORK/kvlb.conf"
+kill -HUP "$kvlbd_pid"
+back3() { [ "$(scraping 3)" -gt "$n3" ] && awk -v a="$(age_of 3)" 'BEGIN { exit !(a >= 0 && a < 0.5) }'; }
+wait_for 5 back3 && pass agent-sighup-adds-scrape-target ||
+	fail agent-sighup-adds-scrape-target "pod3's figures are $(age_of 3) s old"
 
 # --- c) Prometheus scrapes kvlbd ------------------------------------------------
 node curl -sf http://127.0.0.1:9464/metrics >"$WORK/own.metrics" ||
