@@ -401,7 +401,7 @@ for o in $objects; do
 		[ "$(K $o $v -h)" = "$hv" ] || help_ok=0
 	done
 done
-[ "$(echo $objects)" = "vip backend flows stats load hist config" ] || help_ok=0
+[ "$(echo $objects)" = "vip backend flows stats load hist config prefix" ] || help_ok=0
 check help_every_command [ $help_ok -eq 1 ]
 
 # Ask the completion function itself, as bash would.

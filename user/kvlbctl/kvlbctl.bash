@@ -3,10 +3,11 @@
 # tests/cases/20-kvlbctl.sh checks that these lists match kvlbctl --help.
 
 _kvlbctl_global="-j --json -p --pretty --pin-root -h --help -V --version"
-_kvlbctl_objects="vip backend flows stats load hist config"
+_kvlbctl_objects="vip backend flows stats load hist config prefix"
 _kvlbctl_vip_verbs="add del list"
 _kvlbctl_backend_verbs="add del drain weight list"
 _kvlbctl_config_verbs="show set reset"
+_kvlbctl_prefix_verbs="list flush"
 _kvlbctl_knobs="flow_idle_timeout chunk_size prefix_depth hold_limit load_bound load_slack
 walk_limit prefix affinity affinity_header"
 # Options of a command, by "OBJECT VERB" (or "OBJECT" for verb-less objects).
@@ -14,6 +15,7 @@ declare -A _kvlbctl_opts=(
 	["backend drain"]="--undo"
 	["flows"]="--limit"
 	["stats"]="--reset"
+	["prefix list"]="--limit"
 	["hist"]="--vip"
 )
 
@@ -72,7 +74,7 @@ _kvlbctl()
 	local obj=${pos[0]} verb=${pos[1]}
 	if [[ $cur == -* ]]; then
 		local key=$obj
-		[[ $obj == vip || $obj == backend || $obj == config ]] && key="$obj $verb"
+		[[ $obj == vip || $obj == backend || $obj == config || $obj == prefix ]] && key="$obj $verb"
 		_kvlbctl_reply "$_kvlbctl_global ${_kvlbctl_opts[${key:-none}]}"
 		return
 	fi
@@ -86,6 +88,7 @@ _kvlbctl()
 		vip) _kvlbctl_reply "$_kvlbctl_vip_verbs" ;;
 		backend) _kvlbctl_reply "$_kvlbctl_backend_verbs" ;;
 		config) _kvlbctl_reply "$_kvlbctl_config_verbs" ;;
+		prefix) _kvlbctl_reply "$_kvlbctl_prefix_verbs" ;;
 		esac
 		return
 		;;

@@ -50,6 +50,7 @@ struct kv_cmd {
 extern const struct kv_cmd kv_vip_cmds[];
 extern const struct kv_cmd kv_backend_cmds[];
 extern const struct kv_cmd kv_config_cmds[];
+extern const struct kv_cmd kv_prefix_cmds[];
 /* The knob list of 'config set --help', printed from the knob table. */
 void kv_knobs_help(FILE *f);
 int kv_flows(struct kv_ctx *c, int argc, char **argv);

@@ -71,6 +71,12 @@ static const struct kv_cmd objects[] = {
      "session affinity) live in one map entry that kvlbd and the data path read\n"
      "at once; a change applies to the next packet.",
      NULL, NULL, kv_config_cmds},
+    {"prefix", NULL, "the learned conversation-prefix table",
+     "The HTTP-aware choice remembers where each conversation prefix (a chain hash\n"
+     "of the prompt's leading chunks, with its model and VIP) was sent, so the next\n"
+     "turn of the conversation finds the backend that has it cached. The table is\n"
+     "LRU: cold prefixes age out on their own.",
+     NULL, NULL, kv_prefix_cmds},
     {},
 };
 
@@ -336,7 +342,7 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		if (c.json)
 			return kv_usage(
-			    &c, "missing OBJECT (one of: vip, backend, flows, stats, load, hist)");
+			    &c, "missing OBJECT (one of: vip, backend, flows, stats, load, hist, config, prefix)");
 		help_top(stderr);
 		return KV_USAGE;
 	}
