@@ -8,7 +8,7 @@
 #                             [--pods N] [--policies LIST] [--quick]
 #
 #   --trace PATH        also replay this Mooncake JSONL trace (make passes
-#                       TRACE, default ../shared/traces/conversation_trace.jsonl)
+#                       TRACE=PATH)
 #   --requests N        requests of the built-in workload (default 3000)
 #   --trace-requests N  first N requests of the trace (default 3000)
 #   --pods N            emulated model servers (default 4)
@@ -108,6 +108,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null
 	stop_servers
+	stop_kvlb
 	"$TOP/scripts/topo.sh" down "$NAME" 2>/dev/null || true
 	rm -rf "$WORK"
 }
@@ -157,12 +158,40 @@ start_haproxy() { # BALANCE-LINES
 		die "HAProxy did not come up: $(tail -3 "$WORK/haproxy.log")"
 }
 
-# The kvlb row. HOOK for the HTTP-aware data path: start kvlbd in
-# $NAME-node with VIP $VIP:$PORT and the pods as backends, wait until it
-# answers, and return 0; the run then goes to the VIP like HAProxy's. Until
-# then it returns 1 and the row reads "pending".
+# The kvlb row: kvlbd in $NAME-node with VIP $VIP:$PORT over the pods, XDP on
+# the uplink and TC on the pods' links; the run goes to the VIP like HAProxy's.
+# The VIP runs in KVLB_MODE (l4 until the HTTP-aware data path binds requests).
+KVLB_MODE=${KVLB_MODE:-l4}
+KVLB_PIN=/sys/fs/bpf/kvlb-$NAME
+kvlbd_pid=
 start_kvlb() {
-	return 1
+	local i ifs=
+	[ -x "$BUILD/kvlbd" ] || return 1
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	for ((i = 1; i <= pods; i++)); do ifs+=" vp$i"; done
+	{
+		echo "uplink up0"
+		echo "pod-iface$ifs"
+		echo "vip $VIP:$PORT mode $KVLB_MODE"
+		for ((i = 1; i <= pods; i++)); do echo "backend $(pod_addr "$i"):8000"; done
+	} >"$WORK/kvlb.conf"
+	nsenter --net="/run/netns/$NAME-node" "$BUILD/kvlbd" --config "$WORK/kvlb.conf" \
+		--pin-root "$KVLB_PIN" >"$WORK/kvlbd.log" 2>&1 &
+	kvlbd_pid=$!
+	wait_for 10 grep -q 'running (pid' "$WORK/kvlbd.log" ||
+		die "kvlbd did not come up: $(tail -3 "$WORK/kvlbd.log")"
+}
+
+stop_kvlb() {
+	[ -n "$kvlbd_pid" ] || return 0
+	kill "$kvlbd_pid" 2>/dev/null || true
+	wait "$kvlbd_pid" 2>/dev/null || true
+	kvlbd_pid=
+	# Detach too: the next policy's traffic to the VIP must not meet XDP.
+	local i ifs=()
+	for ((i = 1; i <= pods; i++)); do ifs+=(--pod-iface "vp$i"); done
+	nsenter --net="/run/netns/$NAME-node" "$BUILD/kvlbd" --cleanup --uplink up0 "${ifs[@]}" \
+		--pin-root "$KVLB_PIN" >/dev/null 2>&1 || true
 }
 
 # Hash of the first N body bytes on a consistent ring, loads bounded at
@@ -214,6 +243,7 @@ run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE PREFILL BOUND LOAD-ARGS...
 	wait "$load_pid" || rc=$?
 	load_pid=
 	stop_servers
+	stop_kvlb
 	[ "$rc" -le 1 ] && [ -s "$out" ] || die "$pol: kvlb-load failed (exit $rc)"
 	rows+=("$(jq -r --arg wl "$wl" --argjson b "$bound" '[$wl, .label,
 		(100 * .hit_rate | tostring),
@@ -273,9 +303,12 @@ ip netns exec "$NAME-client" ip route add 203.0.113.0/24 via 198.51.100.1
 
 start=$SECONDS
 run_workload built-in "$policies" "$GEN_CACHE" "$GEN_SCALE" "$GEN_PREFILL" --requests "$gen_n" --seed 1
-[ -n "$trace" ] && run_workload mooncake "$trace_policies" "$TRACE_CACHE" "$TRACE_SCALE" "$TRACE_PREFILL" --trace "$trace" \
-	--requests "$trace_n"
+if [ -n "$trace" ]; then
+	run_workload mooncake "$trace_policies" "$TRACE_CACHE" "$TRACE_SCALE" "$TRACE_PREFILL" \
+		--trace "$trace" --requests "$trace_n"
+fi
 print_table
+[ -n "$trace" ] || echo "(no Mooncake trace given: make bench-affinity TRACE=path/to/conversation_trace.jsonl)"
 echo
 echo "hit = cached / prompt tokens (server usage); %bound = hit / pooled-cache bound (one LRU"
 echo "cache of all pods' blocks, same workload in arrival order); TTFT = the emulator's time to"
@@ -283,5 +316,6 @@ echo "first token in emulated ms (queueing + prefill of the uncached part; x-kvl
 echo "wall = client-side time to the first streamed event, real ms at the compressed rate,"
 echo "proxy included; max/mean = busiest pod's requests / mean over $pods pods;"
 echo "haproxy-hash-N = balance hash req.body,bytes(0,N), hash-type consistent, hash-balance-factor 125"
-echo "(-unbounded: without hash-balance-factor); client-rr = kvlb-load's own round robin over the pods."
+echo "(-unbounded: without hash-balance-factor); client-rr = kvlb-load's own round robin over the pods;"
+echo "kvlb = kvlb's XDP/TC data path, VIP mode $KVLB_MODE (l4: a hash of the connection, blind to prompts)."
 echo "total $((SECONDS - start)) s"

@@ -3,14 +3,15 @@
 #
 #   make bench-affinity [TRACE=path/to/conversation_trace.jsonl]
 #
-# TRACE is a Mooncake-format JSONL trace, read in place (never copied into
-# the repository); the built-in workload runs whether or not it exists.
+# TRACE is a Mooncake-format JSONL trace (conversation_trace.jsonl of the
+# Mooncake FAST'25 release), read in place, never copied into the repository;
+# without it only the built-in workload runs.
 
-TRACE ?= ../shared/traces/conversation_trace.jsonl
+TRACE ?=
 
 .PHONY: bench bench-affinity
 bench: bench-affinity
 
 bench-affinity: deps
-	$(Q)$(MAKE) --no-print-directory $(BUILD)/kvlb-emu
-	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-affinity.sh --trace $(TRACE)
+	$(Q)$(MAKE) --no-print-directory build-all $(BUILD)/kvlb-emu
+	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-affinity.sh $(if $(TRACE),--trace $(TRACE))
