@@ -25,3 +25,23 @@ $(BUILD)/tests/kvlbctl: $(KVLBCTL_SRCS) $(wildcard user/kvlbctl/*.h) $(KVLBCTL_L
 		$(LIB_HDRS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_TEST_CFLAGS) $(KVLBCTL_SRCS) $(KVLBCTL_LIB_SRCS) $(LDLIBS) -o $@
+
+# libFuzzer harness of the endpoint parser (clang). `make test` runs it for a
+# fixed number of inputs; `make fuzz` for FUZZ_TIME seconds.
+FUZZ_TIME ?= 300
+TEST_DEPS += $(BUILD)/tests/fuzz_endpoint
+
+$(BUILD)/tests/fuzz_endpoint: tests/user/fuzz_endpoint.c user/lib/endpoint.c $(LIB_HDRS) \
+		| $(BUILD)/tests
+	$(call msg,CLANG,$@)
+	$(Q)$(CLANG) -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iuser/lib \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		tests/user/fuzz_endpoint.c user/lib/endpoint.c -o $@
+
+.PHONY: fuzz-endpoint
+fuzz-endpoint: $(BUILD)/tests/fuzz_endpoint
+	$(Q)mkdir -p $(BUILD)/fuzz-endpoint-corpus
+	$(Q)$< -max_total_time=$(FUZZ_TIME) -max_len=128 $(BUILD)/fuzz-endpoint-corpus \
+		tests/user/fuzz-seeds
+
+fuzz: fuzz-endpoint
