@@ -34,9 +34,11 @@ static const char usage_text[] =
     "  --listen ADDR:PORT     address to serve on (default 127.0.0.1:8000); IPv6 as\n"
     "                         [ADDR]:PORT. Port 0 picks a free port; the address\n"
     "                         actually bound is printed on stderr either way.\n"
-    "  --name NAME            backend name sent in every response (default: host name)\n"
+    "  --name NAME            backend name sent in every response (default: the\n"
+    "                         host name)\n"
     "  --model NAME           served model name (default kvlb-emu-model)\n"
-    "  --flavor vllm|sglang   metric names, labels and buckets to expose (default vllm)\n"
+    "  --flavor vllm|sglang   metric names, labels and buckets to expose\n"
+    "                         (default vllm)\n"
     "  --block-size TOKENS    prefix-cache block size (default 16)\n"
     "  --cache-blocks N       prefix-cache capacity in blocks (default 2048)\n"
     "  --max-batch N          most requests running at once; others wait (default 32)\n"
@@ -328,7 +330,9 @@ int main(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return 0;
 		default:
-			usage_error("%s", "bad option");
+			/* getopt has said what was wrong */
+			fprintf(stderr, "Try 'kvlb-emu --help' for more information.\n");
+			return 1;
 		}
 	}
 	if (optind < argc)
