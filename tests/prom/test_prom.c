@@ -512,8 +512,39 @@ static void test_rebin(void)
 	CASE_END(name);
 }
 
+static void test_bpt(void)
+{
+	const char *name = "prom-bytes-per-token-calibration";
+	struct kvlb_bpt_cal c = {};
+	int i;
+
+	CASE_BEGIN();
+	kvlb_bpt_update(&c, 4300, 1000);
+	CHECK(name, c.value == 0, "a value before enough tokens: %g", c.value);
+	for (i = 0; i < 20; i++)
+		kvlb_bpt_update(&c, 4300, 1000);
+	CHECK(name, fabs(c.value - 4.3) < 1e-9, "steady 4.3: %g", c.value);
+	/* Intervals with bytes but no tokens yet (the server counts later)
+	 * and the reverse even out. */
+	for (i = 0; i < 200; i++) {
+		kvlb_bpt_update(&c, i % 2 ? 6000 : 0, i % 2 ? 0 : 1000);
+	}
+	CHECK(name, fabs(c.value - 6.0) < 0.1, "uneven intervals average to 6: %g", c.value);
+	/* Traffic bypassing kvlb: the ratio would fall under 1; the last good
+	 * value stays. */
+	for (i = 0; i < 300; i++)
+		kvlb_bpt_update(&c, 100, 1000);
+	CHECK(name, c.value >= KVLB_BPT_MIN, "below the floor: %g", c.value);
+	kvlb_bpt_update(&c, NAN, 5);
+	kvlb_bpt_update(&c, INFINITY, 5);
+	kvlb_bpt_update(&c, -5, 5);
+	CHECK(name, isfinite(c.bytes) && isfinite(c.tokens), "bad input spoiled the sums");
+	CASE_END(name);
+}
+
 int main(int argc, char **argv)
 {
+	test_bpt();
 	test_rebin();
 	test_basic();
 	test_escapes();

@@ -67,7 +67,7 @@ static const struct opt_doc {
 	{ { "scrape-failures", required_argument, NULL, 'F' }, "N",
 	  "mark a backend down after N failed scrapes in a row (1..100, default 3)" },
 	{ { "bytes-per-token", required_argument, NULL, 'B' }, "X",
-	  "request bytes per prompt token given to the data path (0.5..64, default 4)" },
+	  "request bytes per prompt token until kvlbd has measured it (0.5..64, default 4)" },
 	{ { "metrics-listen", required_argument, NULL, 'M' }, "ADDR:PORT|off",
 	  "serve kvlbd's Prometheus /metrics there (default " METRICS_DEF_LISTEN ")" },
 	{ { "verbose", no_argument, NULL, 'v' }, NULL, "log debug messages (libbpf's too)" },
@@ -111,7 +111,10 @@ static void usage(FILE *f)
 		"  llama.cpp) is the 'server' given, else told by the metric names. Running and\n"
 		"  waiting requests, KV-cache usage, a load score ((running + waiting) x mean\n"
 		"  prompt tokens x (1 + KV usage)) and the prompt-size histogram go into the\n"
-		"  kvlb_backend_load map ('kvlbctl load', 'kvlbctl hist').\n"
+		"  kvlb_backend_load map ('kvlbctl load', 'kvlbctl hist'), with the ratio of\n"
+		"  request bytes to prompt tokens: the bytes the data path bound against the\n"
+		"  tokens the servers counted, over the last ~100 scrapes (--bytes-per-token\n"
+		"  until 2000 tokens were seen).\n"
 		"  A backend whose scrape is refused is marked down at once; one whose scrapes\n"
 		"  time out or answer HTTP 5xx is marked down after --scrape-failures in a row\n"
 		"  (with the defaults, within 0.4 s). Down backends get no new connections;\n"

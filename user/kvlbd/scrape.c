@@ -31,7 +31,9 @@ struct target {
 	char *body;
 	size_t len, cap;
 	bool too_big;
-	int fails;   /* consecutive health failures */
+	int fails;	 /* consecutive health failures */
+	bool has_tokens; /* tokens: the server's prompt-token count at the last good scrape */
+	double tokens;
 	bool warned; /* a configuration problem was logged */
 	struct scrape_view v;
 };
@@ -44,6 +46,7 @@ struct scraper {
 	int n;
 	uint64_t next_ms;
 	pthread_mutex_t lock;	    /* guards every t[i].v and n against the metrics thread */
+	struct kvlb_bpt_cal cal;    /* bytes per token, over all backends */
 	struct kvlb_prom_load load; /* scratch: too large for the stack */
 };
 
@@ -298,6 +301,33 @@ static uint64_t load_score(const struct kvlb_prom_load *l)
 	return v >= 1e18 ? (uint64_t)1e18 : (uint64_t)(v + 0.5);
 }
 
+/*
+ * One interval's evidence for the bytes-per-token ratio: the bytes the data
+ * path bound to this backend since the last scrape (its bound tokens times
+ * the ratio it used) against the prompt tokens the server counted since.
+ * Servers without a prompt-token count give none.
+ */
+static void calibrate(struct scraper *s, struct target *t, const struct kvlb_prom_load *l)
+{
+	struct kvlb_backend_load old;
+	double tokens, bpt;
+
+	if (l->has_prompt_tokens)
+		tokens = l->prompt_tokens;
+	else if (l->has_prompt_sum)
+		tokens = l->prompt_sum;
+	else
+		return;
+	if (t->has_tokens && tokens >= t->tokens && !kvlb_load_read(s->h, t->v.id, &old)) {
+		bpt = old.bytes_per_token_x100 ? old.bytes_per_token_x100 / 100.0
+					       : s->o.bytes_per_token;
+		kvlb_bpt_update(&s->cal, (double)old.bound_tokens * bpt, tokens - t->tokens);
+	}
+	/* A smaller count is a restarted server: start again from it. */
+	t->tokens = tokens;
+	t->has_tokens = true;
+}
+
 static void write_load(struct scraper *s, struct target *t, const struct kvlb_prom_load *l)
 {
 	struct kvlb_backend_load bl = {};
@@ -308,7 +338,9 @@ static void write_load(struct scraper *s, struct target *t, const struct kvlb_pr
 	bl.running = clamp_u32(l->running);
 	bl.waiting = clamp_u32(l->waiting);
 	bl.kv_usage_ppm = l->has_kv ? clamp_u32(l->kv_usage * 1e6) : 0;
-	bl.bytes_per_token_x100 = clamp_u32(s->o.bytes_per_token * 100);
+	calibrate(s, t, l);
+	bl.bytes_per_token_x100 =
+	    clamp_u32((s->cal.value ? s->cal.value : s->o.bytes_per_token) * 100);
 	bl.load_score = load_score(l);
 	bl.bound_tokens = 0; /* the scraped figures now include what was bound */
 	bl.scrape_ns = now_ns();

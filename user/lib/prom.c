@@ -714,3 +714,19 @@ void kvlb_prom_rebin(const double *le, const double *cum, int n, const double *e
 			last = r;
 	}
 }
+
+void kvlb_bpt_update(struct kvlb_bpt_cal *c, double bytes, double tokens)
+{
+	const double keep = 1.0 - 1.0 / KVLB_BPT_WINDOW;
+	double v;
+
+	if (!(bytes >= 0) || !(tokens >= 0) || isinf(bytes) || isinf(tokens))
+		return;
+	c->bytes = c->bytes * keep + bytes;
+	c->tokens = c->tokens * keep + tokens;
+	if (c->tokens < KVLB_BPT_MIN_TOKENS || c->bytes <= 0)
+		return;
+	v = c->bytes / c->tokens;
+	if (v >= KVLB_BPT_MIN && v <= KVLB_BPT_MAX)
+		c->value = v;
+}

@@ -118,6 +118,29 @@ int kvlb_prom_extract(const char *buf, size_t len, enum kvlb_prom_server server,
 		      struct kvlb_prom_load *out);
 
 /*
+ * Calibration of request bytes per prompt token. The data path estimates a
+ * request's cost in tokens from its body size and the ratio it was given;
+ * the servers count the tokens they actually received. Each scrape adds one
+ * interval's evidence (bytes the data path bound, tokens the servers
+ * counted); both sums decay, so the ratio follows a change of client mix
+ * within about KVLB_BPT_WINDOW updates. No value is given until
+ * KVLB_BPT_MIN_TOKENS tokens were seen in the window, and none outside
+ * [KVLB_BPT_MIN, KVLB_BPT_MAX]: traffic that reached the servers without
+ * passing through kvlb would otherwise drag the ratio down.
+ */
+#define KVLB_BPT_WINDOW	    100
+#define KVLB_BPT_MIN_TOKENS 2000.0
+#define KVLB_BPT_MIN	    1.0
+#define KVLB_BPT_MAX	    64.0
+
+struct kvlb_bpt_cal {
+	double bytes, tokens; /* decayed sums */
+	double value;	      /* the current ratio; 0 until there is one */
+};
+
+void kvlb_bpt_update(struct kvlb_bpt_cal *c, double bytes, double tokens);
+
+/*
  * Re-bin a cumulative histogram (le ascending, cum the counts at or below
  * each le; a last le of +Inf holds the total) into n_edges + 1 bins:
  * out[0] below edges[0], out[i] in [edges[i-1], edges[i]), out[n_edges] at
