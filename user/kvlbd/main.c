@@ -239,10 +239,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return -1;
 			o->scrape.bytes_per_token = d;
 			break;
-		case 'M':
+		case 'M': {
+			struct kvlb_endpoint ep;
+			char err[128];
+
 			o->metrics_listen = strcmp(optarg, "off") ? optarg : NULL;
 			o->metrics_listen_given = true;
+			if (o->metrics_listen && kvlb_endpoint_parse(optarg, &ep, err, sizeof(err))) {
+				fprintf(stderr, "kvlbd: --metrics-listen %s\n", err);
+				return -1;
+			}
 			break;
+		}
 		case 'v':
 			log_max_level = LOG_DEBUG;
 			break;
