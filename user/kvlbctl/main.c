@@ -340,9 +340,15 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (argc < 2) {
-		if (c.json)
-			return kv_usage(
-			    &c, "missing OBJECT (one of: vip, backend, flows, stats, load, hist, config, prefix)");
+		if (c.json) {
+			char names[256] = "";
+			const struct kv_cmd *o;
+
+			for (o = objects; o->name; o++)
+				snprintf(names + strlen(names), sizeof(names) - strlen(names),
+					 "%s%s", o == objects ? "" : ", ", o->name);
+			return kv_usage(&c, "missing OBJECT (one of: %s)", names);
+		}
 		help_top(stderr);
 		return KV_USAGE;
 	}

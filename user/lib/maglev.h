@@ -11,9 +11,9 @@
 #include <linux/types.h>
 
 struct kvlb_maglev_backend {
-	__u32 id; /* written into the table */
+	__u32 id;     /* written into the table */
 	__u32 weight; /* 0: not placed */
-	__u64 key; /* stable identity (hash of address and port) */
+	__u64 key;    /* stable identity (hash of address and port) */
 };
 
 /*
