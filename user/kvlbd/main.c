@@ -348,6 +348,24 @@ static void signals_mask(sigset_t *mask)
 
 /* The agent's loop: scrapes run between signals (the scraper's wait also
  * watches the signalfd). */
+/* A fresh pin root has an all-zero config entry: give the data path the
+ * default tunables, once. An existing entry (kvlbd restarting over its
+ * pins) is kept as kvlbctl left it. */
+static int config_init(struct kvlb_handle *h)
+{
+	struct kvlb_config cfg;
+
+	if (kvlb_config_read(h, &cfg))
+		return -1;
+	if (!kvlb_config_unset(&cfg))
+		return 0;
+	kvlb_config_defaults(&cfg);
+	if (kvlb_config_write(h, &cfg))
+		return -1;
+	log_info("wrote the default tunables to %s", KVLB_MAP_CONFIG);
+	return 0;
+}
+
 static int run(const struct opts *o, struct kvlb_handle *h, struct scraper *sc)
 {
 	struct pollfd pfd;
@@ -435,6 +453,12 @@ int main(int argc, char **argv)
 	}
 	if (kvlb_open(&h, o.pin_root)) {
 		log_err("%s", kvlb_error());
+		kvlb_conf_free(&c);
+		return 1;
+	}
+	if (config_init(&h)) {
+		log_err("%s", kvlb_error());
+		kvlb_close(&h);
 		kvlb_conf_free(&c);
 		return 1;
 	}
