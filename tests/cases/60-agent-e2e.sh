@@ -72,6 +72,21 @@ start_kvlbd() {
 	wait_for 10 started "$kvlbd_pid"
 }
 
+# Bad scraper and metrics options are usage errors, before anything is loaded.
+opts_ok=1
+for bad in "--scrape-interval 5" "--scrape-interval 100 --scrape-timeout 100" \
+	"--scrape-failures 0" "--bytes-per-token abc" "--metrics-listen nowhere" \
+	"--metrics-listen 127.0.0.1:0x50"; do
+	# shellcheck disable=SC2086
+	"$KVLBD" --config /dev/null --pin-root "$PIN" $bad >"$WORK/opt.out" 2>&1
+	rc=$?
+	if [ $rc -ne 2 ] || ! grep -q "^kvlbd: --" "$WORK/opt.out" || [ -e "$PIN" ]; then
+		opts_ok=0
+		echo "# kvlbd $bad: exit $rc: $(cat "$WORK/opt.out")"
+	fi
+done
+check agent-bad-options-exit-2 [ $opts_ok -eq 1 ]
+
 "$KVLB_TOP/scripts/topo.sh" up "$T" 3
 start_emu 1 vllm && start_emu 2 vllm && start_emu 3 sglang ||
 	{ fail agent-e2e-setup "kvlb-emu did not start: $(cat "$WORK"/emu*.log)"; exit 1; }
@@ -287,6 +302,14 @@ wait_for 5 back3 && pass agent-sighup-adds-scrape-target ||
 # --- c) Prometheus scrapes kvlbd ------------------------------------------------
 node curl -sf http://127.0.0.1:9464/metrics >"$WORK/own.metrics" ||
 	fail agent-own-metrics "kvlbd's /metrics did not answer"
+code() { node curl -s -o /dev/null -w '%{http_code}' "$@"; }
+if [ "$(code http://127.0.0.1:9464/nope)" = 404 ] &&
+	[ "$(code -X POST -d x http://127.0.0.1:9464/metrics)" = 405 ] &&
+	[ "$(code -I http://127.0.0.1:9464/metrics)" = 200 ]; then
+	pass agent-own-metrics-http-errors
+else
+	fail agent-own-metrics-http-errors "other path: $(code http://127.0.0.1:9464/nope), POST: $(code -X POST http://127.0.0.1:9464/metrics)"
+fi
 if promtool check metrics <"$WORK/own.metrics" >"$WORK/promtool.out" 2>&1; then
 	pass agent-own-metrics-promtool-clean
 else
