@@ -225,9 +225,9 @@ static long choose_learn_cb(__u32 i, void *ctx)
 {
 	struct choose_ctx *c = ctx;
 	struct kvlb_prefix_entry e = {
-		.backend_id = c->chosen,
-		.depth = i + 1,
-		.last_use_ns = bpf_ktime_get_ns(),
+	    .backend_id = c->chosen,
+	    .depth = i + 1,
+	    .last_use_ns = bpf_ktime_get_ns(),
 	};
 	__u64 key;
 
@@ -284,9 +284,9 @@ static __always_inline __u32 choose_backend_http(const struct kvlb_vip *vip,
 	c.vip_index = vip->index;
 	c.ring_slot = vip->ring_slot;
 	c.pct = cfg->load_bound_pct >= KVLB_LOAD_BOUND_MIN ? cfg->load_bound_pct
-							     : KVLB_DEF_LOAD_BOUND_PCT;
+							   : KVLB_DEF_LOAD_BOUND_PCT;
 	c.walk = cfg->walk_limit && cfg->walk_limit <= KVLB_WALK_MAX ? cfg->walk_limit
-								      : KVLB_DEF_WALK_LIMIT;
+								     : KVLB_DEF_WALK_LIMIT;
 	c.slack = cfg->load_slack <= KVLB_LOAD_SLACK_MAX ? cfg->load_slack : KVLB_LOAD_SLACK_MAX;
 	c.model_hash = st->flags & HTTP_F_MODEL ? pfx_mix64(st->model_hash) : 0;
 	c.chosen = KVLB_NO_BACKEND;

@@ -37,13 +37,13 @@
 #include "cshim.h"
 #include "prefix.h"
 
-#define HTTP_METHOD_MAX 8  /* method bytes kept (longer methods: error) */
-#define HTTP_PATH_MAX	64 /* target bytes kept (the rest only counted) */
-#define HTTP_MODEL_MAX	64 /* model-name bytes kept (the rest only hashed) */
-#define HTTP_NAME_MAX	32 /* affinity header name, NUL included */
+#define HTTP_METHOD_MAX 8	     /* method bytes kept (longer methods: error) */
+#define HTTP_PATH_MAX	64	     /* target bytes kept (the rest only counted) */
+#define HTTP_MODEL_MAX	64	     /* model-name bytes kept (the rest only hashed) */
+#define HTTP_NAME_MAX	32	     /* affinity header name, NUL included */
 #define HTTP_CL_MAX	(1ULL << 40) /* larger Content-Length: error */
-#define HTTP_CHUNK_HEX	7  /* hex digits of a chunk size (< 256 MiB) */
-#define HTTP_JSON_NEST	200 /* deeper JSON nesting: stop reading the body */
+#define HTTP_CHUNK_HEX	7	     /* hex digits of a chunk size (< 256 MiB) */
+#define HTTP_JSON_NEST	200	     /* deeper JSON nesting: stop reading the body */
 
 /* Parser states (http_state.s). */
 enum {
@@ -54,15 +54,15 @@ enum {
 	HS_HNAME_START, /* start of a header line, or the empty line */
 	HS_HNAME,
 	HS_HVALUE,
-	HS_BODY,	/* Content-Length body */
+	HS_BODY, /* Content-Length body */
 	HS_CHUNK_SIZE,
-	HS_CHUNK_EXT,	/* chunk extension or whitespace, up to the line end */
+	HS_CHUNK_EXT, /* chunk extension or whitespace, up to the line end */
 	HS_CHUNK_DATA,
-	HS_CHUNK_END,	/* the CRLF after chunk data */
+	HS_CHUNK_END, /* the CRLF after chunk data */
 	HS_TRAILER_START,
 	HS_TRAILER,
-	HS_DONE,	/* the request is complete; later bytes are not looked at */
-	HS_ERROR,	/* not a request this parser accepts (see err) */
+	HS_DONE,  /* the request is complete; later bytes are not looked at */
+	HS_ERROR, /* not a request this parser accepts (see err) */
 };
 
 /* Why the parse failed (http_state.err). */
@@ -80,7 +80,7 @@ enum {
 };
 
 /* What the parser found (http_state.flags). */
-#define HTTP_F_HEADERS_DONE (1u << 0)  /* the empty line after the headers was read */
+#define HTTP_F_HEADERS_DONE (1u << 0) /* the empty line after the headers was read */
 #define HTTP_F_CONTENT_LEN  (1u << 1)
 #define HTTP_F_CHUNKED	    (1u << 2)
 #define HTTP_F_EXPECT_100   (1u << 3)  /* Expect: 100-continue */
@@ -126,38 +126,38 @@ struct http_state {
 	char aff_name[HTTP_NAME_MAX]; /* lower case; "" = no affinity header */
 	__u32 aff_len;
 
-	__u32 flags; /* HTTP_F_* */
-	__u32 consumed; /* bytes taken, up to and including the request's last */
-	__u32 hdr_len; /* bytes of request line and headers, once read */
+	__u32 flags;	 /* HTTP_F_* */
+	__u32 consumed;	 /* bytes taken, up to and including the request's last */
+	__u32 hdr_len;	 /* bytes of request line and headers, once read */
 	__u32 body_seen; /* body bytes after de-chunking */
-	__u32 pos; /* index in the current token */
-	__u32 cand; /* names or values still matching (bitmask) */
-	__u8 s; /* HS_* */
-	__u8 err; /* HTTP_E_* */
-	__u8 cr; /* a CR was read; a LF must follow */
-	__u8 hdr; /* HH_* of the header value being read */
-	__u8 ows; /* whitespace followed the value's bytes */
+	__u32 pos;	 /* index in the current token */
+	__u32 cand;	 /* names or values still matching (bitmask) */
+	__u8 s;		 /* HS_* */
+	__u8 err;	 /* HTTP_E_* */
+	__u8 cr;	 /* a CR was read; a LF must follow */
+	__u8 hdr;	 /* HH_* of the header value being read */
+	__u8 ows;	 /* whitespace followed the value's bytes */
 	__u8 method_len;
 	__u16 path_len; /* target length, saturating at 65535 */
 	char method[HTTP_METHOD_MAX];
 	char path[HTTP_PATH_MAX];
 	__u64 content_length;
-	__u64 num; /* number being read: Content-Length, chunk size */
-	__u64 left; /* body bytes left: Content-Length body, or this chunk */
-	__u64 aff_hash; /* FNV-1a of the affinity header value, whitespace skipped */
+	__u64 num;	      /* number being read: Content-Length, chunk size */
+	__u64 left;	      /* body bytes left: Content-Length body, or this chunk */
+	__u64 aff_hash;	      /* FNV-1a of the affinity header value, whitespace skipped */
 	__u64 cache_key_hash; /* FNV-1a of prompt_cache_key's raw string bytes */
-	__u64 model_hash; /* FNV-1a of model's raw string bytes */
+	__u64 model_hash;     /* FNV-1a of model's raw string bytes */
 	char model[HTTP_MODEL_MAX];
 	__u32 model_len; /* bytes of the model name (all, not just those kept) */
 	__u32 cache_key_len;
 
 	/* JSON scanner */
-	__u8 j; /* J_* */
-	__u8 jkeys; /* key candidates still matching (JK_* bits) */
+	__u8 j;	     /* J_* */
+	__u8 jkeys;  /* key candidates still matching (JK_* bits) */
 	__u8 jwhich; /* JK_* whose value is being read, or JK_NONE */
-	__u8 jkind; /* VK_* */
-	__u8 jnest; /* open '{'/'[' inside the value */
-	__u8 jbits; /* JB_* */
+	__u8 jkind;  /* VK_* */
+	__u8 jnest;  /* open '{'/'[' inside the value */
+	__u8 jbits;  /* JB_* */
 	__u8 pad[2];
 	__u32 jpos; /* bytes of the key so far */
 
@@ -182,8 +182,21 @@ static __always_inline bool http_is_tchar(__u8 c)
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
 		return true;
 	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+	case '!':
+	case '#':
+	case '$':
+	case '%':
+	case '&':
+	case '\'':
+	case '*':
+	case '+':
+	case '-':
+	case '.':
+	case '^':
+	case '_':
+	case '`':
+	case '|':
+	case '~':
 		return true;
 	}
 	return false;
@@ -226,16 +239,26 @@ enum {
 static __always_inline __u32 ks_len(int id)
 {
 	switch (id) {
-	case KS_CONTENT_LENGTH: return 14;
-	case KS_TRANSFER_ENCODING: return 17;
-	case KS_EXPECT: return 6;
-	case KS_CHUNKED: return 7;
-	case KS_100_CONTINUE: return 12;
-	case KS_MODEL: return 5;
-	case KS_MESSAGES: return 8;
-	case KS_PROMPT: return 6;
-	case KS_CACHE_KEY: return 16;
-	case KS_HTTP1: return 7;
+	case KS_CONTENT_LENGTH:
+		return 14;
+	case KS_TRANSFER_ENCODING:
+		return 17;
+	case KS_EXPECT:
+		return 6;
+	case KS_CHUNKED:
+		return 7;
+	case KS_100_CONTINUE:
+		return 12;
+	case KS_MODEL:
+		return 5;
+	case KS_MESSAGES:
+		return 8;
+	case KS_PROMPT:
+		return 6;
+	case KS_CACHE_KEY:
+		return 16;
+	case KS_HTTP1:
+		return 7;
 	}
 	return 0;
 }
@@ -291,14 +314,17 @@ static __always_inline __u8 ks_char(int id, __u32 pos)
 /* The constant string of a member (JK_*) or header (HH_*). */
 static __always_inline int jk_str(int k)
 {
-	return k == JK_MODEL ? KS_MODEL : k == JK_MESSAGES ? KS_MESSAGES
-		: k == JK_PROMPT ? KS_PROMPT : KS_CACHE_KEY;
+	return k == JK_MODEL	  ? KS_MODEL
+	       : k == JK_MESSAGES ? KS_MESSAGES
+	       : k == JK_PROMPT	  ? KS_PROMPT
+				  : KS_CACHE_KEY;
 }
 
 static __always_inline int hh_str(int k)
 {
-	return k == HH_CONTENT_LEN ? KS_CONTENT_LENGTH
-		: k == HH_TRANSFER_ENC ? KS_TRANSFER_ENCODING : KS_EXPECT;
+	return k == HH_CONTENT_LEN    ? KS_CONTENT_LENGTH
+	       : k == HH_TRANSFER_ENC ? KS_TRANSFER_ENCODING
+				      : KS_EXPECT;
 }
 
 /* ---- setup ------------------------------------------------------------ */
@@ -688,7 +714,8 @@ static __always_inline void http_value_end(struct http_state *st)
 {
 	switch (st->hdr) {
 	case HH_CONTENT_LEN:
-		if (!st->pos || ((st->flags & HTTP_F_CONTENT_LEN) && st->num != st->content_length)) {
+		if (!st->pos ||
+		    ((st->flags & HTTP_F_CONTENT_LEN) && st->num != st->content_length)) {
 			http_fail(st, HTTP_E_CONTENT_LEN);
 			return;
 		}
@@ -931,12 +958,12 @@ static __always_inline void http_byte(struct http_state *st, __u8 c)
 
 /* Why the front of the request is enough to choose a backend. */
 enum {
-	HTTP_WAIT = 0,	    /* not yet: hold more */
-	HTTP_READY_DONE,    /* the whole request was read */
-	HTTP_READY_ERROR,   /* not a request we parse: fall back to the L4 hash */
-	HTTP_READY_HOLD,    /* the hold limit was reached */
-	HTTP_READY_PREFIX,  /* the prompt's chain is complete and the model known */
-	HTTP_READY_EXPECT,  /* headers done, Expect: 100-continue, no body yet */
+	HTTP_WAIT = 0,	   /* not yet: hold more */
+	HTTP_READY_DONE,   /* the whole request was read */
+	HTTP_READY_ERROR,  /* not a request we parse: fall back to the L4 hash */
+	HTTP_READY_HOLD,   /* the hold limit was reached */
+	HTTP_READY_PREFIX, /* the prompt's chain is complete and the model known */
+	HTTP_READY_EXPECT, /* headers done, Expect: 100-continue, no body yet */
 };
 
 static __always_inline int http_ready(const struct http_state *st, __u32 hold_limit)
@@ -951,7 +978,7 @@ static __always_inline int http_ready(const struct http_state *st, __u32 hold_li
 	    ((st->flags & HTTP_F_PROMPT_END) || st->chain.n >= st->chain.depth_max))
 		return HTTP_READY_PREFIX;
 	if ((st->flags & (HTTP_F_HEADERS_DONE | HTTP_F_EXPECT_100)) ==
-		    (HTTP_F_HEADERS_DONE | HTTP_F_EXPECT_100) &&
+		(HTTP_F_HEADERS_DONE | HTTP_F_EXPECT_100) &&
 	    !st->body_seen)
 		return HTTP_READY_EXPECT;
 	return HTTP_WAIT;

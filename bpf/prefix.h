@@ -25,7 +25,7 @@
 #define PFX_MAX_DEPTH 32
 
 /* Tags that keep the key spaces of the different key kinds apart. */
-#define PFX_TAG_PROMPT   0x70726f6d70740000ULL /* "prompt" */
+#define PFX_TAG_PROMPT	 0x70726f6d70740000ULL /* "prompt" */
 #define PFX_TAG_AFFINITY 0x6166666e74790000ULL /* "affnty" */
 
 /* murmur3's fmix64: every input bit reaches every output bit. */
@@ -46,11 +46,11 @@ static __always_inline __u64 pfx_fnv_byte(__u64 h, __u8 c)
 
 /* The chain state inside the parser's state (struct http_state). */
 struct pfx_chain {
-	__u64 acc; /* FNV state of the chunk being filled */
-	__u32 fill; /* bytes in it */
+	__u64 acc;	  /* FNV state of the chunk being filled */
+	__u32 fill;	  /* bytes in it */
 	__u32 chunk_size; /* bytes per chunk (a knob) */
-	__u32 depth_max; /* links to compute (a knob, <= PFX_MAX_DEPTH) */
-	__u32 n; /* complete links in link[] */
+	__u32 depth_max;  /* links to compute (a knob, <= PFX_MAX_DEPTH) */
+	__u32 n;	  /* complete links in link[] */
 	__u64 link[PFX_MAX_DEPTH];
 };
 

@@ -58,7 +58,8 @@ static void fake_map_clear(struct fake_map *m)
 
 static void fake_maps_init(void)
 {
-	fake_map_init(&kvlb_backends, FAKE_ARRAY, 4, sizeof(struct kvlb_backend), KVLB_MAX_BACKENDS);
+	fake_map_init(&kvlb_backends, FAKE_ARRAY, 4, sizeof(struct kvlb_backend),
+		      KVLB_MAX_BACKENDS);
 	fake_map_init(&kvlb_ring, FAKE_ARRAY, 4, 4, KVLB_RING_ENTRIES);
 	fake_map_init(&kvlb_backend_load, FAKE_ARRAY, 4, sizeof(struct kvlb_backend_load),
 		      KVLB_MAX_BACKENDS);

@@ -52,10 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	struct kvlb_vip vip = {.index = 0, .ring_slot = 0};
 	struct kvlb_flow_key k = {.proto = 6, .family = KVLB_AF_INET};
 	struct kvlb_config cfg = {
-		.load_bound_pct = KVLB_DEF_LOAD_BOUND_PCT,
-		.walk_limit = KVLB_DEF_WALK_LIMIT,
-		.load_slack = 100,
-		.affinity_header = "x-session-id",
+	    .load_bound_pct = KVLB_DEF_LOAD_BOUND_PCT,
+	    .walk_limit = KVLB_DEF_WALK_LIMIT,
+	    .load_slack = 100,
+	    .affinity_header = "x-session-id",
 	};
 	__u64 h = PFX_FNV_BASIS;
 	size_t i, at = 0;
@@ -105,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		fail("read a body framed by both Content-Length and chunked", len);
 
 	id = choose_backend_http(&vip, &k, &whole, &cfg, &why);
-	if (id != KVLB_NO_BACKEND && (id >= NB || id == 3) && why != CHOSE_L4 && why != CHOSE_NO_KEY)
+	if (id != KVLB_NO_BACKEND && (id >= NB || id == 3) && why != CHOSE_L4 &&
+	    why != CHOSE_NO_KEY)
 		fail("chose a backend that is not usable", len);
 	if (why > CHOSE_L4)
 		fail("unknown reason", len);

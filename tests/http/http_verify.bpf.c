@@ -18,9 +18,9 @@
 #define SEG_MAX 4096 /* bytes of one segment copied out of the frame; a power of 2 */
 
 struct http_choice {
-	__u32 ready; /* HTTP_* readiness */
+	__u32 ready;   /* HTTP_* readiness */
 	__u32 backend; /* choose_backend_http's answer (when ready) */
-	__u32 why; /* CHOSE_* */
+	__u32 why;     /* CHOSE_* */
 	__u32 runs;
 };
 

@@ -16,12 +16,12 @@
 static struct kvlb_vip vip = {.index = VIP, .ring_slot = VIP * 2 + 1, .n_backends = NB};
 static struct kvlb_config cfg;
 static const struct kvlb_flow_key flow = {
-	.src.v4 = 0x016433c6, /* 198.51.100.1 */
-	.dst.v4 = 0x0a0200c0, /* 192.0.2.10 */
-	.sport = 0x4242,
-	.dport = 0x5000,
-	.proto = 6,
-	.family = KVLB_AF_INET,
+    .src.v4 = 0x016433c6, /* 198.51.100.1 */
+    .dst.v4 = 0x0a0200c0, /* 192.0.2.10 */
+    .sport = 0x4242,
+    .dport = 0x5000,
+    .proto = 6,
+    .family = KVLB_AF_INET,
 };
 
 static struct kvlb_backend *be(__u32 id)
@@ -82,19 +82,20 @@ static char *chat(char *buf, size_t n, const char *model, const char *msgs, cons
 	char body[2048];
 
 	snprintf(body, sizeof(body), "{\"model\":\"%s\",\"messages\":%s}", model, msgs);
-	snprintf(buf, n,
-		 "POST /v1/chat/completions HTTP/1.1\r\nHost: kvlb\r\n%sContent-Length: %zu\r\n\r\n%s",
-		 extra_hdr, strlen(body), body);
+	snprintf(
+	    buf, n,
+	    "POST /v1/chat/completions HTTP/1.1\r\nHost: kvlb\r\n%sContent-Length: %zu\r\n\r\n%s",
+	    extra_hdr, strlen(body), body);
 	return buf;
 }
 
 #define TURN1                                                                                      \
-	"[{\"role\":\"system\",\"content\":\"You answer questions about trains.\"},"              \
+	"[{\"role\":\"system\",\"content\":\"You answer questions about trains.\"},"               \
 	"{\"role\":\"user\",\"content\":\"When is the first train to the coast?\"}]"
 #define TURN2                                                                                      \
-	"[{\"role\":\"system\",\"content\":\"You answer questions about trains.\"},"              \
-	"{\"role\":\"user\",\"content\":\"When is the first train to the coast?\"},"              \
-	"{\"role\":\"assistant\",\"content\":\"At 6:10.\"},"                                      \
+	"[{\"role\":\"system\",\"content\":\"You answer questions about trains.\"},"               \
+	"{\"role\":\"user\",\"content\":\"When is the first train to the coast?\"},"               \
+	"{\"role\":\"assistant\",\"content\":\"At 6:10.\"},"                                       \
 	"{\"role\":\"user\",\"content\":\"And the last one back?\"}]"
 
 static __u64 key_of(const struct http_state *st, __u32 i)
@@ -144,8 +145,9 @@ static void test_longest_match(void)
 		if (table_get(key_of(&st, i)) != 2)
 			bad++;
 	CHECK("choose_longest_match_wins", bad == 0, "%u links not learned", bad);
-	CHECK("choose_longest_match_wins", load(2)->bound_tokens == st.content_length * 100 / 400 + 1,
-	      "bound_tokens %llu", (unsigned long long)load(2)->bound_tokens);
+	CHECK("choose_longest_match_wins",
+	      load(2)->bound_tokens == st.content_length * 100 / 400 + 1, "bound_tokens %llu",
+	      (unsigned long long)load(2)->bound_tokens);
 	CASE_END("choose_longest_match_wins");
 }
 
@@ -202,8 +204,10 @@ static void test_bounded_load(void)
 
 	CASE_BEGIN();
 	CHECK("choose_bounded_load", !choose_over_bound(0, 0, 4, 125, 0), "idle is over the bound");
-	CHECK("choose_bounded_load", !choose_over_bound(125, 400, 4, 125, 0), "at c x mean is over");
-	CHECK("choose_bounded_load", choose_over_bound(126, 400, 4, 125, 0), "above c x mean is not");
+	CHECK("choose_bounded_load", !choose_over_bound(125, 400, 4, 125, 0),
+	      "at c x mean is over");
+	CHECK("choose_bounded_load", choose_over_bound(126, 400, 4, 125, 0),
+	      "above c x mean is not");
 	CHECK("choose_bounded_load", !choose_over_bound(625, 400, 4, 125, 500), "slack ignored");
 	CHECK("choose_bounded_load", choose_over_bound(626, 400, 4, 125, 500), "slack too wide");
 	/* Huge scraped figures saturate instead of wrapping. */
@@ -322,13 +326,14 @@ static void test_affinity_and_fallback(void)
 	parse(&a, "POST /v1/completions HTTP/1.1\r\nContent-Length: 58\r\n\r\n"
 		  "{\"model\":\"m\",\"prompt\":\"aaaa\",\"prompt_cache_key\":\"user-7\"}");
 	parse(&b, "POST /v1/completions HTTP/1.1\r\nContent-Length: 80\r\n\r\n"
-		  "{\"prompt_cache_key\":\"user-7\",\"model\":\"m\",\"prompt\":\"something else entirely\"}");
+		  "{\"prompt_cache_key\":\"user-7\",\"model\":\"m\",\"prompt\":\"something else "
+		  "entirely\"}");
 	CHECK("choose_affinity_key", (a.flags & HTTP_F_CACHE_KEY) && (b.flags & HTTP_F_CACHE_KEY),
 	      "cache key not parsed (%#x %#x)", a.flags, b.flags);
 	ia = choose_backend_http(&vip, &flow, &a, &cfg, &why);
 	ib = choose_backend_http(&vip, &flow, &b, &cfg, &whyb);
-	CHECK("choose_affinity_key", ia < NB && ia == ib && why == CHOSE_AFFINITY &&
-					     whyb == CHOSE_AFFINITY,
+	CHECK("choose_affinity_key",
+	      ia < NB && ia == ib && why == CHOSE_AFFINITY && whyb == CHOSE_AFFINITY,
 	      "%u (why %u) vs %u (why %u)", ia, why, ib, whyb);
 	/* The header does the same, for requests with different prompts. */
 	parse(&a, chat(req, sizeof(req), "m", TURN1, "X-Session-Id: s-99\r\n"));
@@ -372,8 +377,8 @@ static void test_affinity_and_fallback(void)
 		choose_count(&s, CHOSE_L4);
 		choose_count(&s, CHOSE_PREFIX);
 		choose_count(&s, CHOSE_NONE);
-		CHECK("choose_counted", s.http_fallback_l4 == 2 && s.http_prefix_hit == 1 &&
-						s.http_ring == 0,
+		CHECK("choose_counted",
+		      s.http_fallback_l4 == 2 && s.http_prefix_hit == 1 && s.http_ring == 0,
 		      "counters %llu %llu", (unsigned long long)s.http_fallback_l4,
 		      (unsigned long long)s.http_prefix_hit);
 	}

@@ -35,8 +35,8 @@ static void parse(struct http_state *st, const struct sample *s, const size_t *c
 static void test_known_strings(void)
 {
 	static const char *const str[KS_N] = {
-		"content-length", "transfer-encoding", "expect", "chunked", "100-continue",
-		"model", "messages", "prompt", "prompt_cache_key", "HTTP/1.",
+	    "content-length", "transfer-encoding", "expect", "chunked",		 "100-continue",
+	    "model",	      "messages",	   "prompt", "prompt_cache_key", "HTTP/1.",
 	};
 	int id, bad = 0;
 	__u32 i;
@@ -67,16 +67,18 @@ static void check_expect(const struct sample *s, const struct http_state *st)
 	CHECK(name, !(st->flags & s->no_flags), "flags %#x have %#x", st->flags,
 	      st->flags & s->no_flags);
 	if (s->method)
-		CHECK(name, st->method_len == strlen(s->method) &&
-			    !memcmp(st->method, s->method, st->method_len),
+		CHECK(name,
+		      st->method_len == strlen(s->method) &&
+			  !memcmp(st->method, s->method, st->method_len),
 		      "method '%.*s', want '%s'", st->method_len, st->method, s->method);
 	if (s->path)
-		CHECK(name, st->path_len == strlen(s->path) &&
-			    !memcmp(st->path, s->path, st->path_len),
+		CHECK(name,
+		      st->path_len == strlen(s->path) && !memcmp(st->path, s->path, st->path_len),
 		      "path '%.*s', want '%s'", st->path_len, st->path, s->path);
 	if (s->model)
-		CHECK(name, st->model_len == strlen(s->model) &&
-			    !memcmp(st->model, s->model, st->model_len),
+		CHECK(name,
+		      st->model_len == strlen(s->model) &&
+			  !memcmp(st->model, s->model, st->model_len),
 		      "model '%.*s', want '%s'", (int)st->model_len, st->model, s->model);
 	if (s->cl >= 0)
 		CHECK(name, st->content_length == (__u64)s->cl, "content length %llu, want %lld",
@@ -157,8 +159,9 @@ static char *request(const char *body, bool chunked)
 	if (!r)
 		abort();
 	if (!chunked) {
-		snprintf(r, n, "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\n"
-			       "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		snprintf(r, n,
+			 "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\n"
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
 			 strlen(body), body);
 		return r;
 	}
@@ -173,10 +176,12 @@ static char *request(const char *body, bool chunked)
 	return r;
 }
 
-#define SYS_A "You are a careful assistant for the city library. Answer questions about opening " \
-	      "hours, loans, renewals, fines and events. Be brief, be kind, cite the rule."
-#define SYS_B "You are a terse assistant for a bicycle repair shop. Answer questions about "      \
-	      "bookings, prices and parts. Never promise a date you cannot keep, ever."
+#define SYS_A                                                                                      \
+	"You are a careful assistant for the city library. Answer questions about opening "        \
+	"hours, loans, renewals, fines and events. Be brief, be kind, cite the rule."
+#define SYS_B                                                                                      \
+	"You are a terse assistant for a bicycle repair shop. Answer questions about "             \
+	"bookings, prices and parts. Never promise a date you cannot keep, ever."
 #define USER1 "When does the branch on Elm Street open on Sundays, and can I renew a loan there?"
 #define ASST1 "It opens at noon on Sundays. Yes: renewals work at any branch or online."
 #define USER2 "And what is the fine for a week late?"
@@ -225,9 +230,11 @@ static void test_chain(void)
 	CHECK("prefix_two_turns_share", bad == 0, "%u of %u leading links differ", bad, full);
 	/* Past the common part they differ (turn 1's tail is partial). */
 	CHECK("prefix_two_turns_share",
-	      pfx_link(&t1.chain, pfx_len(&t1.chain) - 1) != pfx_link(&t2.chain, pfx_len(&t1.chain) - 1),
+	      pfx_link(&t1.chain, pfx_len(&t1.chain) - 1) !=
+		  pfx_link(&t2.chain, pfx_len(&t1.chain) - 1),
 	      "the link after the common part is equal");
-	CHECK("prefix_two_turns_share", pfx_len(&t2.chain) > pfx_len(&t1.chain), "turn 2 not longer");
+	CHECK("prefix_two_turns_share", pfx_len(&t2.chain) > pfx_len(&t1.chain),
+	      "turn 2 not longer");
 	CASE_END("prefix_two_turns_share");
 
 	CASE_BEGIN();
@@ -235,7 +242,8 @@ static void test_chain(void)
 	for (i = 0; i < pfx_len(&t3.chain); i++)
 		if (pfx_link(&t3.chain, i) == pfx_link(&t1.chain, i))
 			bad++;
-	CHECK("prefix_system_prompt_differs", bad == 0, "%u links equal across system prompts", bad);
+	CHECK("prefix_system_prompt_differs", bad == 0, "%u links equal across system prompts",
+	      bad);
 	CASE_END("prefix_system_prompt_differs");
 
 	/* The model enters the key, not the link; field order does not matter. */
@@ -255,15 +263,15 @@ static void test_chain(void)
 		      "links should not depend on the model");
 		CHECK("prefix_model_in_key",
 		      pfx_key(pfx_link(&t5.chain, 0), t5.model_hash, 0, PFX_TAG_PROMPT) !=
-			      pfx_key(pfx_link(&t1.chain, 0), t1.model_hash, 0, PFX_TAG_PROMPT),
+			  pfx_key(pfx_link(&t1.chain, 0), t1.model_hash, 0, PFX_TAG_PROMPT),
 		      "the model does not change the key");
 		CHECK("prefix_model_in_key",
 		      pfx_key(pfx_link(&t2.chain, 0), t2.model_hash, 0, PFX_TAG_PROMPT) ==
-			      pfx_key(pfx_link(&t1.chain, 0), t1.model_hash, 0, PFX_TAG_PROMPT),
+			  pfx_key(pfx_link(&t1.chain, 0), t1.model_hash, 0, PFX_TAG_PROMPT),
 		      "one model, one conversation: keys differ");
 		CHECK("prefix_model_in_key",
 		      pfx_key(pfx_link(&t1.chain, 0), t1.model_hash, 0, PFX_TAG_PROMPT) !=
-			      pfx_key(pfx_link(&t1.chain, 0), t1.model_hash, 1, PFX_TAG_PROMPT),
+			  pfx_key(pfx_link(&t1.chain, 0), t1.model_hash, 1, PFX_TAG_PROMPT),
 		      "the VIP does not change the key");
 	}
 	CASE_END("prefix_model_in_key");
@@ -271,27 +279,27 @@ static void test_chain(void)
 	/* Pretty-printed and compact encodings give one chain; so do chunked
 	 * and Content-Length framing. */
 	CASE_BEGIN();
-	snprintf(b4, sizeof(b4),
-		 "{\n  \"model\": \"m-7b\",\n  \"messages\": [\n    {\n      \"role\": \"system\",\n"
-		 "      \"content\": \"%s\"\n    },\n    {\"role\" : \"user\", \"content\" :\t\"%s\"}\n"
-		 "  ],\n  \"stream\": true\n}\n",
-		 SYS_A, USER1);
+	snprintf(
+	    b4, sizeof(b4),
+	    "{\n  \"model\": \"m-7b\",\n  \"messages\": [\n    {\n      \"role\": \"system\",\n"
+	    "      \"content\": \"%s\"\n    },\n    {\"role\" : \"user\", \"content\" :\t\"%s\"}\n"
+	    "  ],\n  \"stream\": true\n}\n",
+	    SYS_A, USER1);
 	r = request(b4, false);
 	parse_str(&st, r, chunk);
 	free(r);
-	CHECK("prefix_whitespace_and_framing", pfx_len(&st.chain) == pfx_len(&t1.chain) &&
-						       !memcmp(st.chain.link, t1.chain.link,
-							       sizeof(st.chain.link)) &&
-						       st.chain.acc == t1.chain.acc,
+	CHECK("prefix_whitespace_and_framing",
+	      pfx_len(&st.chain) == pfx_len(&t1.chain) &&
+		  !memcmp(st.chain.link, t1.chain.link, sizeof(st.chain.link)) &&
+		  st.chain.acc == t1.chain.acc,
 	      "pretty-printed JSON gives another chain");
 	r = request(b1, true);
 	parse_str(&st, r, chunk);
 	free(r);
-	CHECK("prefix_whitespace_and_framing", st.s == HS_DONE && (st.flags & HTTP_F_CHUNKED) &&
-						       st.chain.n == t1.chain.n &&
-						       !memcmp(st.chain.link, t1.chain.link,
-							       sizeof(st.chain.link)) &&
-						       st.model_hash == t1.model_hash,
+	CHECK("prefix_whitespace_and_framing",
+	      st.s == HS_DONE && (st.flags & HTTP_F_CHUNKED) && st.chain.n == t1.chain.n &&
+		  !memcmp(st.chain.link, t1.chain.link, sizeof(st.chain.link)) &&
+		  st.model_hash == t1.model_hash,
 	      "chunked framing gives another chain (state %u err %u)", st.s, st.err);
 	CASE_END("prefix_whitespace_and_framing");
 
@@ -302,8 +310,8 @@ static void test_chain(void)
 	http_init(&st, 16, 4, "");
 	http_feed(&st, r, strlen(r));
 	free(r);
-	CHECK("prefix_depth_cap", st.chain.n == 4 && pfx_len(&st.chain) == 4,
-	      "%u links at depth 4", st.chain.n);
+	CHECK("prefix_depth_cap", st.chain.n == 4 && pfx_len(&st.chain) == 4, "%u links at depth 4",
+	      st.chain.n);
 	CHECK("prefix_depth_cap", http_ready(&st, HOLD) == HTTP_READY_DONE, "not done");
 	CASE_END("prefix_depth_cap");
 }
@@ -319,7 +327,9 @@ static int write_corpus(const char *dir)
 
 		snprintf(path, sizeof(path), "%s/%s", dir, samples[i].name);
 		f = fopen(path, "wb");
-		if (!f || fwrite(samples[i].req, 1, sample_len(&samples[i]), f) != sample_len(&samples[i]) ||
+		if (!f ||
+		    fwrite(samples[i].req, 1, sample_len(&samples[i]), f) !=
+			sample_len(&samples[i]) ||
 		    fclose(f)) {
 			perror(path);
 			return 1;

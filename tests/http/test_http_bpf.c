@@ -8,7 +8,16 @@
  * kernel's choice against what the maps it was given imply.
  *
  *   test_http_bpf OBJ
+ *   test_http_bpf OBJ --pin-root DIR --run SAMPLE
+ *
+ * The second form shares the kvlb_* maps pinned under DIR (creating and
+ * pinning them if absent) and leaves kvlb_config as it finds it, so a test
+ * can change knobs with kvlbctl between runs and see the next request
+ * parsed and placed under them. It prints one line of key=value pairs: the
+ * knobs the kernel used, its chain length and choice, and the chain length
+ * the userspace parser computes under the same knobs.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +34,15 @@
 struct http_choice {
 	__u32 ready, backend, why, runs;
 };
-enum { CHOSE_NONE = 0, CHOSE_PREFIX, CHOSE_AFFINITY, CHOSE_RING, CHOSE_OVERLOADED,
-       CHOSE_NO_KEY, CHOSE_L4 };
+enum {
+	CHOSE_NONE = 0,
+	CHOSE_PREFIX,
+	CHOSE_AFFINITY,
+	CHOSE_RING,
+	CHOSE_OVERLOADED,
+	CHOSE_NO_KEY,
+	CHOSE_L4
+};
 
 #define NB 4
 
@@ -79,8 +95,8 @@ static int run_seg(const char *p, size_t n)
 }
 
 /* Zero-length segments cannot be sent (the frame needs a payload byte). */
-static int run_request(const struct sample *s, const size_t *cuts, int ncuts,
-		       struct http_state *st, struct http_choice *ch)
+static int run_request(const struct sample *s, const size_t *cuts, int ncuts, struct http_state *st,
+		       struct http_choice *ch)
 {
 	size_t len = sample_len(s), at = 0;
 	__u32 zero = 0;
@@ -130,8 +146,9 @@ static void test_samples(void)
 		}
 		n++;
 		if (memcmp(&kst, &ust, sizeof(kst)) || ch.ready != (__u32)http_ready(&ust, 8192)) {
-			CHECK("bpf_parser_equals_user", 0, "%s: kernel state differs (s %u/%u, flags %#x/%#x)",
-			      s->name, kst.s, ust.s, kst.flags, ust.flags);
+			CHECK("bpf_parser_equals_user", 0,
+			      "%s: kernel state differs (s %u/%u, flags %#x/%#x)", s->name, kst.s,
+			      ust.s, kst.flags, ust.flags);
 			bad++;
 		}
 		/* The same request in three segments, one run each. */
@@ -139,7 +156,8 @@ static void test_samples(void)
 		cuts[1] = 2 * len / 3 > cuts[0] ? 2 * len / 3 : cuts[0];
 		if (run_request(s, cuts, 2, &kst, &ch) || memcmp(&kst, &ust, sizeof(kst)) ||
 		    ch.runs < 2) {
-			CHECK("bpf_parser_segments", 0, "%s: state after 3 segments differs", s->name);
+			CHECK("bpf_parser_segments", 0, "%s: state after 3 segments differs",
+			      s->name);
 			bad_split++;
 		}
 	}
@@ -190,7 +208,8 @@ static void test_choice(void)
 		CHECK("bpf_choice", 0, "test run failed");
 		return;
 	}
-	CHECK("bpf_choice", ch.ready == HTTP_READY_DONE && ch.backend == want && ch.why == CHOSE_RING,
+	CHECK("bpf_choice",
+	      ch.ready == HTTP_READY_DONE && ch.backend == want && ch.why == CHOSE_RING,
 	      "ring: backend %u why %u, want %u by the ring", ch.backend, ch.why, want);
 	/* It learned the first link. */
 	key = pfx_key(pfx_link(&ust.chain, 0), pfx_mix64(ust.model_hash), 0, PFX_TAG_PROMPT);
@@ -211,14 +230,82 @@ static void test_choice(void)
 	CASE_END("bpf_choice");
 }
 
+/* Backends 0..NB-1 on VIP 0 (203.0.113.10+i:8000) and a ring over them,
+ * unless backend 0 is already there. */
+static void ensure_backends(void)
+{
+	struct kvlb_backend b;
+	__u32 i, id;
+
+	if (!bpf_map_lookup_elem(backends_fd, &(__u32){0}, &b) && (b.flags & KVLB_BE_F_IN_USE))
+		return;
+	for (i = 0; i < NB; i++) {
+		memset(&b, 0, sizeof(b));
+		b.flags = KVLB_BE_F_IN_USE;
+		b.weight = 1;
+		b.family = KVLB_AF_INET;
+		b.addr.v4 = htonl(0xcb00710a + i); /* 203.0.113.10 + i */
+		b.port = htons(8000);
+		bpf_map_update_elem(backends_fd, &i, &b, BPF_ANY);
+	}
+	for (i = 0; i < KVLB_RING_SIZE; i++) {
+		id = i % NB;
+		bpf_map_update_elem(ring_fd, &i, &id, BPF_ANY);
+	}
+}
+
+/* --run: one sample under the pinned knobs. */
+static int run_pinned(const char *name)
+{
+	const struct sample *s = NULL;
+	struct http_state kst, ust;
+	struct http_choice ch;
+	__u32 zero = 0;
+	int i;
+
+	for (i = 0; samples[i].name; i++)
+		if (!strcmp(samples[i].name, name))
+			s = &samples[i];
+	if (!s) {
+		fprintf(stderr, "no sample named '%s'\n", name);
+		return 2;
+	}
+	if (bpf_map_lookup_elem(config_fd, &zero, &cfg) || !cfg.chunk_size) {
+		fprintf(stderr, "kvlb_config is unset under the pin root\n");
+		return 1;
+	}
+	ensure_backends();
+	if (reset_request())
+		return 1;
+	if (run_seg(s->req, sample_len(s)) || bpf_map_lookup_elem(state_fd, &zero, &kst) ||
+	    bpf_map_lookup_elem(choice_fd, &zero, &ch)) {
+		fprintf(stderr, "test run failed: %s\n", strerror(errno));
+		return 1;
+	}
+	memset(&ust, 0, sizeof(ust));
+	http_init(&ust, cfg.chunk_size, cfg.prefix_depth, cfg.affinity_header);
+	http_feed(&ust, s->req, sample_len(s));
+	printf("chunk_size=%u prefix_depth=%u links=%u user_links=%u same_state=%d ready=%u "
+	       "backend=%u why=%u\n",
+	       kst.chain.chunk_size, kst.chain.depth_max, pfx_len(&kst.chain), pfx_len(&ust.chain),
+	       !memcmp(&kst, &ust, sizeof(kst)), ch.ready, ch.backend, ch.why);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	const char *pin_root = NULL, *run = NULL;
 	struct bpf_object *obj;
 	struct bpf_program *p;
 	struct bpf_map *m;
+	char path[512];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s http_verify.bpf.o\n", argv[0]);
+	if (argc == 6 && !strcmp(argv[2], "--pin-root") && !strcmp(argv[4], "--run")) {
+		pin_root = argv[3];
+		run = argv[5];
+	} else if (argc != 2) {
+		fprintf(stderr, "usage: %s http_verify.bpf.o [--pin-root DIR --run SAMPLE]\n",
+			argv[0]);
 		return 2;
 	}
 	libbpf_set_print(libbpf_quiet);
@@ -227,14 +314,23 @@ int main(int argc, char **argv)
 		printf("FAIL bpf_parser_verifier: cannot open %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	/* The test's maps are its own, never kvlbd's pinned ones. */
+	/* The test's maps are its own, never kvlbd's pinned ones; with
+	 * --pin-root, the kvlb_* maps under that directory. */
 	bpf_object__for_each_map(m, obj)
-		bpf_map__set_pin_path(m, NULL);
+	{
+		if (pin_root && !strncmp(bpf_map__name(m), "kvlb_", 5)) {
+			snprintf(path, sizeof(path), "%s/%s", pin_root, bpf_map__name(m));
+			bpf_map__set_pin_path(m, path);
+		} else {
+			bpf_map__set_pin_path(m, NULL);
+		}
+	}
 	if (bpf_object__load(obj)) {
 		printf("FAIL bpf_parser_verifier: the program was rejected (log above)\n");
 		return 1;
 	}
-	printf("PASS bpf_parser_verifier\n");
+	if (!run)
+		printf("PASS bpf_parser_verifier\n");
 	p = bpf_object__find_program_by_name(obj, "http_feed");
 	prog_fd = p ? bpf_program__fd(p) : -1;
 	state_fd = fd_of(obj, "http_state_map");
@@ -247,6 +343,12 @@ int main(int argc, char **argv)
 	    ring_fd < 0 || prefix_fd < 0) {
 		printf("FAIL bpf_parser_verifier: program or maps missing from the object\n");
 		return 1;
+	}
+	if (run) {
+		int rc = run_pinned(run);
+
+		bpf_object__close(obj);
+		return rc;
 	}
 	cfg.prefix_depth = 16;
 	cfg.hold_limit = 8192;

@@ -132,7 +132,6 @@ static int prefix_flush_all(int fd)
 	return n;
 }
 
-
 static int prefix_fd(struct kv_ctx *c)
 {
 	int fd;
