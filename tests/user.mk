@@ -45,3 +45,10 @@ fuzz-endpoint: $(BUILD)/tests/fuzz_endpoint
 		tests/user/fuzz-seeds
 
 fuzz: fuzz-endpoint
+
+# libkvlb against maps that tests/cases/21-maps-lib.sh creates.
+TEST_DEPS += $(BUILD)/tests/test_maps
+$(BUILD)/tests/test_maps: tests/user/test_maps.c $(KVLBCTL_LIB_SRCS) $(LIB_HDRS) tests/user/unit.h \
+		| $(BUILD)/tests
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(USER_TEST_CFLAGS) tests/user/test_maps.c $(KVLBCTL_LIB_SRCS) $(LDLIBS) -o $@

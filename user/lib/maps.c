@@ -843,6 +843,167 @@ int kvlb_backend_flags(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 	return backend_edit(h, vip, be, BE_FLAGS, 0, set, clear);
 }
 
+/* Slot i of the set edit: what it was, what it becomes. */
+enum set_change { SET_SAME, SET_NEW, SET_CHANGED, SET_REMOVED };
+
+static int load_zero(struct kvlb_handle *h, __u32 id)
+{
+	struct kvlb_backend_load zero = {};
+
+	if (bpf_map_update_elem(h->load_fd, &id, &zero, BPF_ANY))
+		return kvlb_fail("writing %s[%u]: %s", KVLB_MAP_BACKEND_LOAD, id, strerror(errno));
+	return 0;
+}
+
+/* Put back the slots in ids[0..n-1] as all[] has them (best effort: this
+ * runs after a failure, to leave the maps as they were). */
+static void restore_slots(struct kvlb_handle *h, const struct kvlb_backend *all, const __u32 *ids,
+			  int n)
+{
+	char msg[sizeof(err_buf)];
+
+	snprintf(msg, sizeof(msg), "%s", err_buf);
+	while (n-- > 0)
+		write_backend(h, ids[n], &all[ids[n]]);
+	snprintf(err_buf, sizeof(err_buf), "%s", msg);
+}
+
+int kvlb_vip_set_backends(struct kvlb_handle *h, const struct kvlb_endpoint *vep,
+			  const struct kvlb_backend_spec *b, int n)
+{
+	char vs[KVLB_ENDPOINT_STRLEN], bs[KVLB_ENDPOINT_STRLEN];
+	struct kvlb_backend *all = NULL, *next = NULL;
+	enum set_change *chg = NULL;
+	__u32 *ring = NULL, *written = NULL;
+	int i, j, r, id, n_written = 0, err = -1;
+	struct kvlb_vip_key k;
+	struct kvlb_vip v, nv;
+
+	if (check_ep(vep, "VIP"))
+		return -1;
+	if (n < 0 || n > KVLB_MAX_BACKENDS || (n > 0 && !b))
+		return kvlb_fail("%d backends given: at most %d", n, KVLB_MAX_BACKENDS);
+	for (i = 0; i < n; i++) {
+		if (check_ep(&b[i].ep, "backend"))
+			return -1;
+		if (b[i].ep.family != vep->family)
+			return kvlb_fail("backend %s and VIP %s are of different address families",
+					 ep_str(&b[i].ep, bs), ep_str(vep, vs));
+		if (b[i].weight < 1 || b[i].weight > KVLB_MAX_WEIGHT)
+			return kvlb_fail("backend %s: weight %u is out of range 1..%d",
+					 ep_str(&b[i].ep, bs), b[i].weight, KVLB_MAX_WEIGHT);
+		for (j = 0; j < i; j++)
+			if (kvlb_endpoint_equal(&b[i].ep, &b[j].ep))
+				return kvlb_fail("backend %s is given twice", ep_str(&b[i].ep, bs));
+	}
+	if (edit_lock(h))
+		return -1;
+	r = vip_lookup(h, vep, &k, &v);
+	if (r <= 0) {
+		if (r == 0)
+			kvlb_fail("no VIP %s", ep_str(vep, vs));
+		goto out;
+	}
+	all = calloc(KVLB_MAX_BACKENDS, sizeof(*all));
+	next = calloc(KVLB_MAX_BACKENDS, sizeof(*next));
+	chg = calloc(KVLB_MAX_BACKENDS, sizeof(*chg));
+	written = calloc(KVLB_MAX_BACKENDS, sizeof(*written));
+	ring = malloc(KVLB_RING_SIZE * sizeof(*ring));
+	if (!all || !next || !chg || !written || !ring) {
+		kvlb_fail("out of memory");
+		goto out;
+	}
+	if (read_backends(h, all))
+		goto out;
+
+	/* The new slots, in memory: kept ones first, then new ones in slots
+	 * free both before and after (a slot freed by this edit is not reused,
+	 * so its old connections never land on a different backend). */
+	memcpy(next, all, KVLB_MAX_BACKENDS * sizeof(*next));
+	for (id = 0; id < KVLB_MAX_BACKENDS; id++) {
+		struct kvlb_endpoint e;
+
+		if (!(all[id].flags & KVLB_BE_F_IN_USE) || all[id].vip_index != v.index)
+			continue;
+		ep_of_backend(&all[id], &e);
+		for (i = 0; i < n && !kvlb_endpoint_equal(&e, &b[i].ep); i++)
+			;
+		if (i == n) {
+			memset(&next[id], 0, sizeof(next[id]));
+			chg[id] = SET_REMOVED;
+		} else if (all[id].weight != b[i].weight) {
+			next[id].weight = b[i].weight;
+			chg[id] = SET_CHANGED;
+		}
+	}
+	for (i = 0, id = 0; i < n; i++) {
+		if (find_backend(all, v.index, &b[i].ep) >= 0)
+			continue;
+		while (id < KVLB_MAX_BACKENDS &&
+		       ((all[id].flags & KVLB_BE_F_IN_USE) || chg[id] != SET_SAME))
+			id++;
+		if (id == KVLB_MAX_BACKENDS) {
+			kvlb_fail(
+			    "cannot set the backends of VIP %s: not enough free backend slots "
+			    "(%d in all)",
+			    ep_str(vep, vs), KVLB_MAX_BACKENDS);
+			goto out;
+		}
+		memset(&next[id], 0, sizeof(next[id]));
+		next[id].addr = b[i].ep.addr;
+		if (b[i].ep.family == KVLB_AF_INET)
+			memset(&next[id].addr.v6[1], 0, 3 * sizeof(__u32));
+		next[id].port = htons(b[i].ep.port);
+		next[id].family = b[i].ep.family;
+		next[id].vip_index = v.index;
+		next[id].weight = b[i].weight;
+		next[id].flags = KVLB_BE_F_IN_USE;
+		chg[id] = SET_NEW;
+	}
+	nv = v;
+	if (ring_build(next, v.index, ring, &nv.n_backends))
+		goto out;
+	nv.ring_slot = spare_slot(&v);
+
+	/* Slots the new ring names go in before it; removed ones after. */
+	for (id = 0; id < KVLB_MAX_BACKENDS; id++) {
+		if (chg[id] != SET_NEW && chg[id] != SET_CHANGED)
+			continue;
+		if (chg[id] == SET_NEW && load_zero(h, (__u32)id))
+			goto undo;
+		if (write_backend(h, (__u32)id, &next[id]))
+			goto undo;
+		written[n_written++] = (__u32)id;
+	}
+	if (ring_write_slot(h, nv.ring_slot, ring) || vip_flip(h, &k, &nv))
+		goto undo;
+	for (id = 0; id < KVLB_MAX_BACKENDS; id++) {
+		if (chg[id] != SET_REMOVED)
+			continue;
+		if (write_backend(h, (__u32)id, &next[id])) {
+			char msg[sizeof(err_buf)];
+
+			snprintf(msg, sizeof(msg), "%s", err_buf);
+			vip_flip(h, &k, &v); /* the old ring is intact in the other slot */
+			snprintf(err_buf, sizeof(err_buf), "%s", msg);
+			goto undo;
+		}
+		written[n_written++] = (__u32)id;
+	}
+	err = 0;
+	goto out;
+undo:
+	restore_slots(h, all, written, n_written);
+out:
+	edit_unlock(h);
+	free(all);
+	free(next);
+	free(chg);
+	free(written);
+	free(ring);
+	return err;
+}
+
 int kvlb_backend_get(struct kvlb_handle *h, __u32 id, struct kvlb_backend *be)
 {
 	if (id >= KVLB_MAX_BACKENDS)

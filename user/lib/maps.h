@@ -84,6 +84,20 @@ int kvlb_backend_flags(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 		       const struct kvlb_endpoint *be, __u32 set, __u32 clear);
 /* One backend slot by id (check KVLB_BE_F_IN_USE). */
 int kvlb_backend_get(struct kvlb_handle *h, __u32 id, struct kvlb_backend *be);
+/* One backend of a VIP's desired set. */
+struct kvlb_backend_spec {
+	struct kvlb_endpoint ep;
+	__u32 weight; /* 1..KVLB_MAX_WEIGHT */
+};
+/*
+ * Make the VIP's backends exactly b[0..n-1] in one step: backends kept keep
+ * their id (so their connections stay) and their draining/down flags, and
+ * take the new weight; the others are removed; new ones are added. The data
+ * path goes from the old set to the new one with a single ring flip, and a
+ * failure leaves the old set in place. For applying a configuration.
+ */
+int kvlb_vip_set_backends(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
+			  const struct kvlb_backend_spec *b, int n);
 /* vip NULL: all VIPs. Returns the count or -1; sorted by id. */
 int kvlb_backend_list(struct kvlb_handle *h, const struct kvlb_endpoint *vip,
 		      struct kvlb_backend_info *out, int max);
