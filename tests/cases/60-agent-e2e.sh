@@ -8,6 +8,9 @@
 #     gets connections again;
 #  c) a real Prometheus server scrapes kvlbd's /metrics and answers a query
 #     for kvlb series through its HTTP API;
+#  e) hostile /metrics answers (garbage, 9 MB, a 404) are scrape errors that
+#     neither crash kvlbd nor mark the backend down; good lines among bad
+#     ones are still read;
 #  d) wrk runs through the VIP (one connection per request: Connection:
 #     close) while kvlbd is killed with SIGKILL and restarted: no request
 #     fails.
@@ -87,9 +90,17 @@ for bad in "--scrape-interval 5" "--scrape-interval 100 --scrape-timeout 100" \
 done
 check agent-bad-options-exit-2 [ $opts_ok -eq 1 ]
 
-"$KVLB_TOP/scripts/topo.sh" up "$T" 3
+"$KVLB_TOP/scripts/topo.sh" up "$T" 4
 start_emu 1 vllm && start_emu 2 vllm && start_emu 3 sglang ||
 	{ fail agent-e2e-setup "kvlb-emu did not start: $(cat "$WORK"/emu*.log)"; exit 1; }
+# Pod 4 serves files as /metrics answers, for e); absent files are 404s.
+mkdir "$WORK/hostile"
+ip netns exec "$T-pod4" python3 -m http.server -d "$WORK/hostile" --bind 203.0.113.14 8000 \
+	>"$WORK/pod4.log" 2>&1 &
+load_pids+=($!)
+disown
+wait_for 10 node curl -s -o /dev/null http://203.0.113.14:8000/ ||
+	{ fail agent-e2e-setup "pod4's file server did not start"; exit 1; }
 
 # Backend 1's kind is told by its metric names; 2 and 3 say theirs.
 cat >"$WORK/kvlb.conf" <<CONF
@@ -99,6 +110,10 @@ vip $VIP
 backend 203.0.113.11:8000 metrics http://203.0.113.11:8000/metrics
 backend 203.0.113.12:8000 metrics http://203.0.113.12:8000/metrics server vllm
 backend 203.0.113.13:8000 metrics http://203.0.113.13:8000/metrics server sglang
+vip 192.0.2.11:80
+backend 203.0.113.14:8000 metrics http://203.0.113.14:8000/garbage
+vip 192.0.2.12:80
+backend 203.0.113.14:8000 metrics http://203.0.113.14:8000/huge server vllm
 CONF
 start_kvlbd || { fail agent-e2e-kvlbd "kvlbd did not start: $(cat "$WORK/kvlbd.log")"; exit 1; }
 pass agent-e2e-kvlbd-start
@@ -281,23 +296,73 @@ wait_for 5 is_up3 && pass agent-silent-backend-up-again ||
 # figures age) and keeps the others'; the original config brings them back.
 age_of() { ctl -j load | jq ".[] | select(.backend == \"203.0.113.1$1:8000\") | .age_s"; }
 scraping() { grep -c "scraping $1 backends" "$WORK/kvlbd.log"; }
-n2=$(scraping 2)
+n2=$(scraping 4)
 cp "$WORK/kvlb.conf" "$WORK/kvlb.conf.orig"
 sed -i 's|^backend 203.0.113.13:8000 .*|backend 203.0.113.13:8000|' "$WORK/kvlb.conf"
 kill -HUP "$kvlbd_pid"
-reloaded() { [ "$(scraping 2)" -gt "$n2" ]; }
+reloaded() { [ "$(scraping 4)" -gt "$n2" ]; }
 stale3() { awk -v a="$(age_of 3)" -v b="$(age_of 1)" 'BEGIN { exit !(a > 0.5 && b >= 0 && b < 0.5) }'; }
 if wait_for 5 reloaded && wait_for 5 stale3; then
 	pass "agent-sighup-drops-scrape-target (pod3's figures $(age_of 3) s old, pod1's $(age_of 1) s)"
 else
 	fail agent-sighup-drops-scrape-target "ages: pod3 $(age_of 3), pod1 $(age_of 1); $(tail -3 "$WORK/kvlbd.log")"
 fi
-n3=$(scraping 3)
+n3=$(scraping 5)
 cp "$WORK/kvlb.conf.orig" "$WORK/kvlb.conf"
 kill -HUP "$kvlbd_pid"
-back3() { [ "$(scraping 3)" -gt "$n3" ] && awk -v a="$(age_of 3)" 'BEGIN { exit !(a >= 0 && a < 0.5) }'; }
+back3() { [ "$(scraping 5)" -gt "$n3" ] && awk -v a="$(age_of 3)" 'BEGIN { exit !(a >= 0 && a < 0.5) }'; }
 wait_for 5 back3 && pass agent-sighup-adds-scrape-target ||
 	fail agent-sighup-adds-scrape-target "pod3's figures are $(age_of 3) s old"
+
+# --- e) hostile answers -----------------------------------------------------------
+# hrow VIP: pod4's row in kvlbctl load under that VIP.
+hrow() { ctl -j load "$1" | jq -c '.[0] | {state, running, waiting, age_s}'; }
+fails_of() {
+	node curl -sf http://127.0.0.1:9464/metrics |
+		awk -v v="$1" 'index($0, "kvlb_scrape_failures_total{vip=\"" v "\"") == 1 { print $NF }'
+}
+logged() { grep -qF "$1" "$WORK/kvlbd.log"; }
+python3 - "$WORK/hostile" <<'PY'
+import os, sys
+d = sys.argv[1]
+bad = [b"\x00\xff\xfe garbage", b"m{a=\"unterminated} 1", b"m{" + b"l=\"v\"," * 40 + b"} 1",
+       b"vllm:num_requests_running{a=\"\\\"\"} NaN", b"{} 1", b"# TYPE"]
+with open(os.path.join(d, "garbage.tmp"), "wb") as f:
+    f.write(b"x" * 70000 + b" 1\n")  # over the parser's line limit
+    for i in range(600):
+        f.write(bad[i % len(bad)] + b"\n")
+with open(os.path.join(d, "huge.tmp"), "wb") as f:
+    line = b'vllm:num_requests_running{engine="0",model_name="m"} 1\n'
+    f.write(line * (9 * 1024 * 1024 // len(line) + 1))
+PY
+mv "$WORK/hostile/garbage.tmp" "$WORK/hostile/garbage"
+mv "$WORK/hostile/huge.tmp" "$WORK/hostile/huge"
+if wait_for 10 logged "scraping http://203.0.113.14:8000/garbage: no running/waiting gauges" &&
+	wait_for 10 logged "scraping http://203.0.113.14:8000/huge: body over the size limit"; then
+	pass agent-hostile-answers-logged
+else
+	fail agent-hostile-answers-logged "$(grep 203.0.113.14 "$WORK/kvlbd.log" | tail -4)"
+fi
+rm -f "$WORK/hostile/huge" # 8 MB ten times a second is enough of a test
+# (Only the garbage: a 9 MB answer may also take longer than the scrape
+# timeout, which does count against the backend's health.)
+three_fails() { [ "$(fails_of 192.0.2.11:80)" -ge 3 ]; }
+if wait_for 5 three_fails && kill -0 "$kvlbd_pid" && [ "$(hrow 192.0.2.11:80 | jq -r .state)" = up ]; then
+	pass "agent-garbage-answers-not-down (failed scrapes: $(fails_of 192.0.2.11:80))"
+else
+	fail agent-garbage-answers-not-down "$(hrow 192.0.2.11:80), failures $(fails_of 192.0.2.11:80)"
+fi
+# The recorded vLLM body with the garbage lines between its own: read all the same.
+{ cat "$WORK/hostile/garbage" "$KVLB_TOP/tests/prom/samples/vllm.txt" "$WORK/hostile/garbage"; } \
+	>"$WORK/hostile/mixed.tmp"
+mv "$WORK/hostile/mixed.tmp" "$WORK/hostile/garbage"
+read_mixed() { [ "$(hrow 192.0.2.11:80 | jq -c '[.running, .waiting]')" = "[17,4]" ]; }
+if wait_for 5 read_mixed; then
+	pass "agent-good-lines-among-garbage-read ($(hrow 192.0.2.11:80))"
+else
+	fail agent-good-lines-among-garbage-read "$(hrow 192.0.2.11:80)"
+fi
+rm -f "$WORK/hostile/garbage"
 
 # --- c) Prometheus scrapes kvlbd ------------------------------------------------
 node curl -sf http://127.0.0.1:9464/metrics >"$WORK/own.metrics" ||
@@ -390,7 +455,7 @@ else
 	fail agent-wrk-kill9-restart-no-error "rc $wrk_rc, requests '$requests', socket errors '${sock_err:-0}', non-2xx '${non2xx:-0}', restarted during the run: $restarted_during_wrk, connections after restart: $after"
 fi
 # The restarted agent scrapes again.
-fresh() { [ "$(ctl -j load | jq '[.[] | select(.age_s >= 0 and .age_s < 1)] | length')" -eq 3 ]; }
+fresh() { [ "$(ctl -j load "$VIP" | jq '[.[] | select(.age_s >= 0 and .age_s < 1)] | length')" -eq 3 ]; }
 wait_for 5 fresh && pass agent-restart-scrapes-again ||
 	fail agent-restart-scrapes-again "$(ctl load)"
 [ -z "$KVLB_FAILED" ]

@@ -34,7 +34,7 @@ struct target {
 	int fails;	 /* consecutive health failures */
 	bool has_tokens; /* tokens: the server's prompt-token count at the last good scrape */
 	double tokens;
-	bool warned; /* a configuration problem was logged */
+	char warned[160]; /* the problem last logged; logged again only when it changes */
 	struct scrape_view v;
 };
 
@@ -461,16 +461,17 @@ static void finished(struct scraper *s, struct target *t, CURLcode rc)
 
 	if (ok) {
 		t->fails = 0;
-		t->warned = false;
+		t->warned[0] = '\0';
 		write_load(s, t, l);
 		if (t->v.health != HEALTH_UP)
 			set_health(s, t, true, NULL);
 		return;
 	}
 	if (!health_fail) {
-		if (!t->warned)
+		t->fails = 0; /* it answered: a run of timeouts is broken */
+		if (strcmp(t->warned, why))
 			log_warn("scraping %s: %s (the backend stays as it is)", t->url, why);
-		t->warned = true;
+		snprintf(t->warned, sizeof(t->warned), "%s", why);
 		return;
 	}
 	log_debug("scraping %s: %s (%d in a row)", t->url, why, t->fails);
