@@ -347,7 +347,9 @@ static __always_inline void http_init(struct http_state *st, __u32 chunk_size, _
 
 		if (!c)
 			end = true;
-		st->aff_name[i] = c;
+		/* names match case-insensitively: keep the configured one in
+		 * lower case, as the bytes it is compared with are lowered */
+		st->aff_name[i] = http_lower(c);
 		if (!end)
 			n = i + 1;
 	}

@@ -75,7 +75,7 @@ static const struct sample samples[] = {
     {"affinity_header_custom",
      "POST /v1/completions HTTP/1.1\r\nX-Conversation: \t abc def \r\nx-conversation: other\r\n"
      "Content-Length: 2\r\n\r\n{}",
-     0, "x-conversation", 0, HS_DONE, 0, HTTP_F_AFFINITY_HDR | HTTP_F_JSON,
+     0, "X-Conversation", 0, HS_DONE, 0, HTTP_F_AFFINITY_HDR | HTTP_F_JSON,
      HTTP_F_MODEL | HTTP_F_PROMPT_END, NULL, NULL, NULL, 2, 0, 2, HTTP_READY_DONE},
     {"affinity_header_empty",
      "POST /v1/completions HTTP/1.1\r\nx-session-id:   \r\nContent-Length: 0\r\n\r\n", 0, NULL, 0,
