@@ -70,10 +70,11 @@ expect_same() {
 	fi
 }
 lines() { wc -l <"$WORK/api.log"; }
+seen() { [ "$(lines)" -ge "$1" ]; }
 # wait_syncs N: wait until the server saw N more requests than now.
 wait_syncs() {
 	local target=$(($(lines) + $1))
-	wait_for 20 test "$(lines)" -ge "$target"
+	wait_for 20 seen $target || fail wait_syncs "kvlb-discover stopped asking the API server"
 }
 
 # --- one sync: exactly the ready, non-terminating endpoints ------------------
