@@ -212,6 +212,35 @@ q2_ttft=$(tr -d '\r' <"$W/q2.hdr" | awk 'tolower($1) == "x-kvlb-ttft-ms:" { prin
 # which is more than 0.1 ms of wall time, so 100 ms of emulated time
 check queue_in_ttft awk -v t="$q2_ttft" 'BEGIN { exit !(t > 100) }'
 
+# --- clients that give up at varied points: every request is accounted for --------
+# streaming clients hang up after some bytes (so their request surely arrived),
+# every third client reads a whole plain answer
+emu_start C --max-batch 4 --decode-rate 200 --time-scale 5 || { fail $T "emulator C"; exit 1; }
+pids=()
+for i in $(seq 1 40); do
+	cbody="{\"prompt\":\"chaos $((i % 5)) $(text c $((i * 37 % 3000)))\",\"max_tokens\":$((i * 13 % 500 + 1))"
+	if [ $((i % 3)) = 0 ]; then
+		curl -gs -o /dev/null --data-binary "$cbody}" "$C_URL/v1/completions" &
+	else
+		curl -gsN --data-binary "$cbody,\"stream\":true}" "$C_URL/v1/completions" 2>/dev/null |
+			head -c $((i * 97 % 2000 + 100)) >/dev/null &
+	fi
+	pids+=($!)
+done
+wait "${pids[@]}"
+drained() {
+	metric_is "$C_URL" vllm:num_requests_running 0.0 &&
+		metric_is "$C_URL" vllm:num_requests_waiting 0.0 &&
+		metric_is "$C_URL" vllm:kv_cache_usage_perc 0.0
+}
+wait_for 10 drained
+check chaos_drains [ $? -eq 0 ]
+check chaos_all_accounted [ "$(curl -gsf "$C_URL/metrics" |
+	awk '/^vllm:request_success_total/ { n += $NF } END { print n }')" = 40 ]
+# streams of hundreds of tokens at 1 ms each outlast a reader that stops after 2 kB
+check chaos_aborts_seen awk -v n="$(curl -gsf "$C_URL/metrics" |
+	awk '/^vllm:request_success_total.*"abort"/ { print $NF }')" 'BEGIN { exit !(n >= 1) }'
+
 # --- bad requests: JSON errors, right status, server stays up ----------------------
 err_ok() { # STATUS: the last response is that status with a vLLM-style error object
 	[ "$st" = "$1" ] && jq -e --argjson c "$1" '.object == "error" and .code == $c and
