@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers for the kvlb-emu test cases (sourced after tests/lib.sh).
 #
 # emu_start VAR ARGS...  start build/kvlb-emu on a free loopback port with ARGS;
