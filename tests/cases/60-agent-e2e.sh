@@ -458,4 +458,14 @@ fi
 fresh() { [ "$(ctl -j load "$VIP" | jq '[.[] | select(.age_s >= 0 and .age_s < 1)] | length')" -eq 3 ]; }
 wait_for 5 fresh && pass agent-restart-scrapes-again ||
 	fail agent-restart-scrapes-again "$(ctl load)"
+
+# SIGTERM: the scraper and the /metrics server stop, kvlbd exits cleanly.
+kill -TERM "$kvlbd_pid"
+if wait_for 10 gone "$kvlbd_pid" && logged "SIGTERM: exiting" &&
+	! grep -qE 'Sanitizer|runtime error|ERROR' "$WORK/kvlbd.log"; then
+	pass agent-sigterm-clean-exit
+else
+	fail agent-sigterm-clean-exit "$(tail -5 "$WORK/kvlbd.log")"
+fi
+kvlbd_pid=
 [ -z "$KVLB_FAILED" ]
