@@ -346,8 +346,6 @@ static void signals_mask(sigset_t *mask)
 	sigaddset(mask, SIGHUP);
 }
 
-/* The agent's loop: scrapes run between signals (the scraper's wait also
- * watches the signalfd). */
 /* A fresh pin root has an all-zero config entry: give the data path the
  * default tunables, once. An existing entry (kvlbd restarting over its
  * pins) is kept as kvlbctl left it. */
@@ -366,6 +364,8 @@ static int config_init(struct kvlb_handle *h)
 	return 0;
 }
 
+/* The agent's loop: scrapes run between signals (the scraper's wait also
+ * watches the signalfd). */
 static int run(const struct opts *o, struct kvlb_handle *h, struct scraper *sc)
 {
 	struct pollfd pfd;
