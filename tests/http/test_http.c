@@ -316,6 +316,36 @@ static void test_chain(void)
 	CASE_END("prefix_depth_cap");
 }
 
+/* The reasons to stop holding that no whole sample reaches. */
+static void test_ready(void)
+{
+	const char *req = "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 900\r\n\r\n"
+			  "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\""
+			  "0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct http_state st;
+	__u32 at;
+
+	CASE_BEGIN();
+	/* Depth 2 of 16-byte chunks: ready once 32 prompt bytes are hashed
+	 * (the model came first), long before the body ends. */
+	memset(&st, 0, sizeof(st));
+	http_init(&st, 16, 2, "");
+	for (at = 0; at < strlen(req) && http_ready(&st, HOLD) == HTTP_WAIT; at++)
+		http_byte(&st, req[at]);
+	CHECK("http_ready_prefix_and_hold", http_ready(&st, HOLD) == HTTP_READY_PREFIX,
+	      "ready %d at byte %u", http_ready(&st, HOLD), at);
+	CHECK("http_ready_prefix_and_hold", st.chain.n == 2 && st.s == HS_BODY,
+	      "%u links, state %u", st.chain.n, st.s);
+	/* The hold limit ends the wait however little was learned. */
+	memset(&st, 0, sizeof(st));
+	http_init(&st, 16, 16, "");
+	for (at = 0; at < strlen(req) && http_ready(&st, 70) == HTTP_WAIT; at++)
+		http_byte(&st, req[at]);
+	CHECK("http_ready_prefix_and_hold", http_ready(&st, 70) == HTTP_READY_HOLD && at == 70,
+	      "ready %d at byte %u", http_ready(&st, 70), at);
+	CASE_END("http_ready_prefix_and_hold");
+}
+
 /* Write every sample to DIR/NAME: the fuzzer's seed corpus. */
 static int write_corpus(const char *dir)
 {
@@ -358,5 +388,6 @@ int main(int argc, char **argv)
 	}
 	printf("# %d samples, each split at every offset\n", i);
 	test_chain();
+	test_ready();
 	return unit_failed;
 }
