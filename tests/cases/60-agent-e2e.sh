@@ -293,20 +293,26 @@ wait_for 5 is_up3 && pass agent-silent-backend-up-again ||
 	fail agent-silent-backend-up-again "pod3 is '$(state_of 3)' after SIGCONT"
 
 # SIGHUP with a config that drops pod3's metrics URL stops its scrapes (its
-# figures age) and keeps the others'; the original config brings them back.
+# figures age) and keeps the others'; pod3 is down (stopped) at the time, and
+# a backend kvlbd no longer checks must not stay down on its word. The
+# original config brings the scrapes back.
 age_of() { ctl -j load | jq ".[] | select(.backend == \"203.0.113.1$1:8000\") | .age_s"; }
 scraping() { grep -c "scraping $1 backends" "$WORK/kvlbd.log"; }
+kill -STOP "${emu_pid[3]}"
+is_down3() { [ "$(state_of 3)" = down ]; }
+wait_for 5 is_down3 || fail agent-sighup-drops-scrape-target "stopped pod3 not marked down"
 n2=$(scraping 4)
 cp "$WORK/kvlb.conf" "$WORK/kvlb.conf.orig"
 sed -i 's|^backend 203.0.113.13:8000 .*|backend 203.0.113.13:8000|' "$WORK/kvlb.conf"
 kill -HUP "$kvlbd_pid"
 reloaded() { [ "$(scraping 4)" -gt "$n2" ]; }
 stale3() { awk -v a="$(age_of 3)" -v b="$(age_of 1)" 'BEGIN { exit !(a > 0.5 && b >= 0 && b < 0.5) }'; }
-if wait_for 5 reloaded && wait_for 5 stale3; then
-	pass "agent-sighup-drops-scrape-target (pod3's figures $(age_of 3) s old, pod1's $(age_of 1) s)"
+if wait_for 5 reloaded && wait_for 5 stale3 && [ "$(state_of 3)" = up ]; then
+	pass "agent-sighup-drops-scrape-target (pod3 up again, its figures $(age_of 3) s old, pod1's $(age_of 1) s)"
 else
-	fail agent-sighup-drops-scrape-target "ages: pod3 $(age_of 3), pod1 $(age_of 1); $(tail -3 "$WORK/kvlbd.log")"
+	fail agent-sighup-drops-scrape-target "pod3 $(state_of 3), ages: pod3 $(age_of 3), pod1 $(age_of 1); $(tail -3 "$WORK/kvlbd.log")"
 fi
+kill -CONT "${emu_pid[3]}"
 n3=$(scraping 5)
 cp "$WORK/kvlb.conf.orig" "$WORK/kvlb.conf"
 kill -HUP "$kvlbd_pid"

@@ -215,6 +215,9 @@ int scrape_set_targets(struct scraper *s, const struct kvlb_conf *c)
 			return -1;
 		}
 	}
+	/* Targets move out of the old array: the metrics thread must not read
+	 * it meanwhile. */
+	pthread_mutex_lock(&s->lock);
 	for (i = 0; i < c->n_backends; i++) {
 		const struct kvlb_conf_backend *cb = &c->backends[i];
 		const struct kvlb_endpoint *vip = &c->vips[cb->vip].ep;
@@ -263,9 +266,15 @@ int scrape_set_targets(struct scraper *s, const struct kvlb_conf *c)
 		n++;
 	}
 	free(bes);
-	pthread_mutex_lock(&s->lock);
-	for (i = 0; i < n_old; i++)
+	for (i = 0; i < n_old; i++) {
+		/* A backend kvlbd no longer checks must not stay down on its
+		 * word (if it still exists). */
+		if (old[i].easy && old[i].v.health == HEALTH_DOWN &&
+		    !kvlb_backend_flags(s->h, &old[i].vip, &old[i].ep, 0, KVLB_BE_F_DOWN))
+			log_info("backend %s of %s is no longer checked: marked up",
+				 old[i].v.backend, old[i].v.vip);
 		target_release(s, &old[i]);
+	}
 	free(old);
 	s->t = nt;
 	s->n = n;
