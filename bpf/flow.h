@@ -14,6 +14,26 @@ static __always_inline struct kvlb_flow *flow_lookup(const struct kvlb_flow_key 
 	return bpf_map_lookup_elem(&kvlb_flows, k);
 }
 
+/*
+ * A connection that is not to a VIP may reuse the tuple of a balanced one
+ * whose entries still sit in the LRU (a client that also talks to a pod
+ * directly). Its SYN drops the stale reverse entry, or TC would rewrite the
+ * new connection's replies to come from the VIP.
+ */
+static __always_inline void flow_forget_reverse(const struct kvlb_flow_key *k)
+{
+	struct kvlb_flow_key rk = {
+		.src = k->dst,
+		.dst = k->src,
+		.sport = k->dport,
+		.dport = k->sport,
+		.proto = k->proto,
+		.family = k->family,
+	};
+
+	bpf_map_delete_elem(&kvlb_nat_rev, &rk);
+}
+
 /* Record both directions of a flow bound to backend id; returns the forward
  * entry. */
 static __always_inline struct kvlb_flow *flow_create(const struct kvlb_flow_key *k, const struct kvlb_vip *vip,

@@ -21,8 +21,7 @@ static __always_inline struct kvlb_flow *bind_flow(struct pkt *p, const struct k
 						    struct kvlb_stats *st,
 						    struct kvlb_backend **bep)
 {
-	bool syn = (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
-	struct kvlb_flow *f = syn ? NULL : flow_lookup(&p->key);
+	struct kvlb_flow *f = tcp_syn_only(p) ? NULL : flow_lookup(&p->key);
 	struct kvlb_backend *be;
 	__u32 id;
 
@@ -80,6 +79,8 @@ int kvlb_xdp(struct xdp_md *ctx)
 
 	vip = lookup_vip(&p.key);
 	if (!vip) {
+		if (tcp_syn_only(&p))
+			flow_forget_reverse(&p.key);
 		STAT_INC(st, xdp_not_vip);
 		return XDP_PASS;
 	}

@@ -33,6 +33,12 @@ struct pkt {
 #define TCP_FLAG_RST 0x04
 #define TCP_FLAG_ACK 0x10
 
+/* The first packet of a connection. */
+static __always_inline bool tcp_syn_only(const struct pkt *p)
+{
+	return (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
 static __always_inline int parse_eth(void *data, void *data_end, struct pkt *p)
 {
 	struct ethhdr *eth = data;

@@ -109,6 +109,27 @@ for i in 1 2 3; do
 done
 [ $ok -eq 1 ] && pass "e2e-l4-weights ($shares)" || fail e2e-l4-weights "shares off:$shares"
 
+# --- a client reaching a pod directly on a port it used through the VIP ------
+# Replies of the direct connection must not be rewritten by the reverse entry
+# the VIP connection left in the LRU.
+client ip route add 203.0.113.0/24 via 198.51.100.1
+# No TIME_WAIT sockets in the way of reusing the tuple at once.
+for ns in "$T-client" "$T-pod1" "$T-pod2" "$T-pod3"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_max_tw_buckets=0
+done
+reuse_ok=0
+for port in $(seq 40001 40010); do
+	via=$(client curl -s -m 5 --local-port "$port" -H 'Connection: close' "http://$VIP/")
+	pod=${via#pod}
+	[[ $pod =~ ^[1-3]$ ]] || continue
+	direct=$(client curl -s -m 5 --local-port "$port" -H 'Connection: close' \
+		"http://203.0.113.1$pod:8080/")
+	[ "$direct" = "$via" ] && reuse_ok=$((reuse_ok + 1))
+done
+[ $reuse_ok -eq 10 ] && pass e2e-l4-direct-connection-reusing-a-balanced-tuple ||
+	fail e2e-l4-direct-connection-reusing-a-balanced-tuple "$reuse_ok of 10 direct answers"
+client ip route del 203.0.113.0/24 via 198.51.100.1
+
 # --- IPv6 --------------------------------------------------------------------
 fetch 300 "http://$VIP6/" "$WORK/v6.out"
 if answers_ok "$WORK/v6.out" 300 && [ "$(cut -d' ' -f1 "$WORK/v6.out" | sort -u | wc -l)" -eq 3 ]; then
