@@ -11,8 +11,6 @@ done
 DISC=$KVLB_BUILD/tests/kvlb-discover # the ASan/UBSan build
 [ -x "$DISC" ] || DISC=$KVLB_BUILD/kvlb-discover
 [ -x "$DISC" ] || { fail $T "kvlb-discover is not built (make)"; exit 1; }
-K8S=$KVLB_TOP/tests/k8s
-REC=$K8S/recorded
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -24,28 +22,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# --- a CA, a server certificate for 127.0.0.1, the fake API server -----------
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=kvlb-test-ca \
-	-keyout "$WORK/ca.key" -out "$WORK/ca.crt" 2>/dev/null &&
-	openssl req -newkey rsa:2048 -nodes -subj /CN=kvlb-test-apiserver \
-		-keyout "$WORK/srv.key" -out "$WORK/srv.csr" 2>/dev/null &&
-	printf 'subjectAltName=IP:127.0.0.1\n' >"$WORK/ext" &&
-	openssl x509 -req -in "$WORK/srv.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" \
-		-CAcreateserial -days 1 -extfile "$WORK/ext" -out "$WORK/srv.crt" 2>/dev/null ||
-	{ fail $T "openssl could not make test certificates"; exit 1; }
-TOKEN=kvlb-test-token-$$
-printf '%s\n' "$TOKEN" >"$WORK/token"
-printf 'not-the-token\n' >"$WORK/badtoken"
-mkdir -p "$WORK/root/llm"
-serve() { cp "$REC/$1" "$WORK/root/llm/vllm.json.new" && mv "$WORK/root/llm/vllm.json.new" "$WORK/root/llm/vllm.json"; }
-serve vllm-v1.json
-: >"$WORK/api.log"
-python3 "$K8S/fake_apiserver.py" --root "$WORK/root" --recorded "$REC" --token "$TOKEN" \
-	--cert "$WORK/srv.crt" --key "$WORK/srv.key" --port-file "$WORK/port" \
-	--log "$WORK/api.log" 2>"$WORK/api.err" &
-PIDS+=($!)
-wait_for 10 test -s "$WORK/port" || { fail $T "fake API server did not start: $(cat "$WORK/api.err")"; exit 1; }
-API=https://127.0.0.1:$(cat "$WORK/port")
+. "$KVLB_TOP/tests/k8s/lib.sh"
+k8s_fake_api_start || { fail $T "fake API server did not start: $(cat "$WORK/api.err")"; exit 1; }
+serve() { k8s_serve "$@"; }
 
 printf 'uplink eth0\npod-iface veth-pod1 veth-pod2\n' >"$WORK/template"
 D() {
