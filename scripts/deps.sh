@@ -6,9 +6,9 @@ set -euo pipefail
 PKGS=(
 	# build
 	make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
-	libcurl4-openssl-dev libmicrohttpd-dev libevent-dev libclang-rt-14-dev
-	# test topology and clients
-	iproute2 ethtool util-linux curl wrk python3 python3-httpx jq procps psmisc
+	libcurl4-openssl-dev libmicrohttpd-dev libevent-dev libclang-rt-14-dev libjansson-dev
+	# test topology and clients (python3-yaml, openssl: the Kubernetes manifest and discovery tests)
+	iproute2 ethtool util-linux curl wrk python3 python3-httpx jq procps psmisc python3-yaml openssl
 	# baselines and metrics
 	haproxy prometheus
 	# vmtest
