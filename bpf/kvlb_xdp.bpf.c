@@ -28,7 +28,8 @@ static __always_inline struct kvlb_flow *bind_flow(struct pkt *p, const struct k
 	if (f) {
 		id = f->backend_id;
 		be = bpf_map_lookup_elem(&kvlb_backends, &id);
-		if (be && (be->flags & KVLB_BE_F_IN_USE)) {
+		/* The slot may have been freed and taken by another VIP's backend. */
+		if (be && (be->flags & KVLB_BE_F_IN_USE) && be->vip_index == f->vip_index) {
 			*bep = be;
 			return f;
 		}
