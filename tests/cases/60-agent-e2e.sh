@@ -369,6 +369,16 @@ else
 	fail agent-good-lines-among-garbage-read "$(hrow 192.0.2.11:80)"
 fi
 rm -f "$WORK/hostile/garbage"
+# Pod 4 serves two VIPs: 'hist' needs --vip (or the id) to know which.
+amb=$(ctl -j hist 203.0.113.14:8000)
+id4=$(ctl -j load 192.0.2.11:80 | jq '.[0].id')
+if jq -e '.error | test("--vip")' <<<"$amb" >/dev/null &&
+	[ "$(ctl -j hist 203.0.113.14:8000 --vip 192.0.2.11:80 | jq .id)" = "$id4" ] &&
+	[ "$(ctl -j hist "$id4" | jq -r .vip)" = 192.0.2.11:80 ]; then
+	pass agent-hist-backend-of-two-vips
+else
+	fail agent-hist-backend-of-two-vips "$amb; id $id4: $(ctl -j hist "$id4")"
+fi
 
 # --- c) Prometheus scrapes kvlbd ------------------------------------------------
 node curl -sf http://127.0.0.1:9464/metrics >"$WORK/own.metrics" ||
