@@ -50,8 +50,22 @@ static void labels(FILE *f, const struct scrape_view *v)
 	fputs("\"}", f);
 }
 
+/* The per-backend series, in the order they are written. */
+enum series {
+	S_UP,
+	S_RUNNING,
+	S_WAITING,
+	S_KV,
+	S_LOAD,
+	S_BOUND,
+	S_SCRAPES,
+	S_FAILURES,
+	S_BAD_LINES,
+	S_DOWNS,
+};
+
 static void per_backend(FILE *f, const struct scrape_view *v, int n, const char *name,
-			const char *type, const char *help, int which,
+			const char *type, const char *help, enum series which,
 			const struct kvlb_backend_load *maps)
 {
 	int i;
@@ -61,41 +75,42 @@ static void per_backend(FILE *f, const struct scrape_view *v, int n, const char 
 		double x;
 
 		switch (which) {
-		case 0:
+		case S_UP:
 			if (v[i].health == HEALTH_UNKNOWN)
 				continue;
 			x = v[i].health == HEALTH_UP;
 			break;
-		case 1:
+		case S_RUNNING:
 			if (!v[i].has_figures)
 				continue;
 			x = v[i].running;
 			break;
-		case 2:
+		case S_WAITING:
 			if (!v[i].has_figures)
 				continue;
 			x = v[i].waiting;
 			break;
-		case 3:
+		case S_KV:
 			if (!v[i].has_figures)
 				continue;
 			x = v[i].kv_usage;
 			break;
-		case 4:
+		case S_LOAD:
 			x = (double)v[i].load_score;
 			break;
-		case 5:
+		case S_BOUND:
 			x = (double)maps[i].bound_tokens;
 			break;
-		case 6:
+		case S_SCRAPES:
 			x = (double)v[i].scrapes;
 			break;
-		case 7:
+		case S_FAILURES:
 			x = (double)v[i].failures;
 			break;
-		case 8:
+		case S_BAD_LINES:
 			x = (double)v[i].bad_lines;
 			break;
+		case S_DOWNS:
 		default:
 			x = (double)v[i].down_transitions;
 			break;
@@ -168,26 +183,28 @@ char *metrics_render(struct kvlb_handle *h, struct scraper *sc, const char *vers
 		if (kvlb_load_read(h, v[i].id, &maps[i]))
 			memset(&maps[i], 0, sizeof(maps[i]));
 	per_backend(f, v, n, "kvlb_backend_up", "gauge",
-		    "1 while the backend's scrapes succeed, 0 once it is marked down", 0, maps);
+		    "1 while the backend's scrapes succeed, 0 once it is marked down", S_UP, maps);
 	per_backend(f, v, n, "kvlb_backend_running", "gauge",
-		    "requests the backend reports running", 1, maps);
+		    "requests the backend reports running", S_RUNNING, maps);
 	per_backend(f, v, n, "kvlb_backend_waiting", "gauge",
-		    "requests the backend reports waiting", 2, maps);
+		    "requests the backend reports waiting", S_WAITING, maps);
 	per_backend(f, v, n, "kvlb_backend_kv_cache_usage", "gauge",
-		    "fraction of the backend's KV cache in use (0 to 1)", 3, maps);
-	per_backend(f, v, n, "kvlb_backend_load_score", "gauge", "scraped load in token units", 4,
-		    maps);
+		    "fraction of the backend's KV cache in use (0 to 1)", S_KV, maps);
+	per_backend(f, v, n, "kvlb_backend_load_score", "gauge", "scraped load in token units",
+		    S_LOAD, maps);
 	per_backend(f, v, n, "kvlb_backend_bound_tokens", "gauge",
-		    "token units the data path bound to the backend since its last scrape", 5,
+		    "token units the data path bound to the backend since its last scrape", S_BOUND,
 		    maps);
 	per_backend(f, v, n, "kvlb_scrapes_total", "counter", "scrapes of the backend's /metrics",
-		    6, maps);
+		    S_SCRAPES, maps);
 	per_backend(f, v, n, "kvlb_scrape_failures_total", "counter",
-		    "scrapes that failed (refused, timeout, HTTP error, unreadable body)", 7, maps);
+		    "scrapes that failed (refused, timeout, HTTP error, unreadable body)",
+		    S_FAILURES, maps);
 	per_backend(f, v, n, "kvlb_scrape_bad_lines_total", "counter",
-		    "lines of good scrapes that were not valid exposition format", 8, maps);
+		    "lines of good scrapes that were not valid exposition format", S_BAD_LINES,
+		    maps);
 	per_backend(f, v, n, "kvlb_backend_down_total", "counter",
-		    "times the backend was marked down", 9, maps);
+		    "times the backend was marked down", S_DOWNS, maps);
 	latency(f, v, n);
 	head(f, "kvlb_build_info", "gauge", "the running kvlbd's version");
 	fprintf(f, "kvlb_build_info{version=\"%s\"} 1\n", version);
