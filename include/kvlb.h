@@ -186,7 +186,6 @@ struct kvlb_prefix_entry {
 #define KVLB_CFG_F_NO_AFFINITY (1u << 1) /* ignore prompt_cache_key and the header */
 
 /* Knob defaults, written by kvlbd when the config entry is all zero. */
-#define KVLB_DEF_FLOW_IDLE_TIMEOUT_S 120
 #define KVLB_DEF_CHUNK_SIZE          256 /* bytes of raw JSON per chunk */
 #define KVLB_DEF_PREFIX_DEPTH        16 /* chain hashes kept per request */
 #define KVLB_DEF_HOLD_LIMIT          8192 /* bytes held before choosing anyway */
@@ -209,7 +208,7 @@ struct kvlb_prefix_entry {
 
 /* kvlb_config (array, one entry): live tunables, edited by kvlbctl. */
 struct kvlb_config {
-	__u32 flow_idle_timeout_s; /* a flow idle this long is re-placed */
+	__u32 reserved0; /* 0; idle flows leave the LRU, nothing times them out */
 	__u32 chunk_size; /* bytes per prefix-chain chunk */
 	__u32 prefix_depth; /* chain hashes computed and looked up, <= 32 */
 	__u32 hold_limit; /* bytes of request held before choosing anyway */

@@ -337,49 +337,49 @@ print("PASS flows_listed" if ok else "FAIL flows_listed: %s (limit 2: %d)" % (f,
 
 # --- tunables -------------------------------------------------------------------
 # An entry never written shows the defaults kvlb.h defines.
-K -j config show >"$WORK/cfg0.json"
+K -j policy show >"$WORK/cfg0.json"
 py '
 import json, re, sys
 d, h = json.load(open(sys.argv[1])), open(sys.argv[2]).read()
 D = dict(re.findall(r"#define KVLB_DEF_(\w+)\s+(\S+)", h))
-want = {"flow_idle_timeout": int(D["FLOW_IDLE_TIMEOUT_S"]), "chunk_size": int(D["CHUNK_SIZE"]),
+want = {"chunk_size": int(D["CHUNK_SIZE"]),
         "prefix_depth": int(D["PREFIX_DEPTH"]), "hold_limit": int(D["HOLD_LIMIT"]),
         "load_bound": int(D["LOAD_BOUND_PCT"]) / 100, "walk_limit": int(D["WALK_LIMIT"]),
         "prefix": True, "affinity": True, "affinity_header": D["AFFINITY_HEADER"].strip("\"")}
 bad = {k: (d.get(k), v) for k, v in want.items() if d.get(k) != v}
 print("FAIL config_defaults: %s" % bad if bad else "PASS config_defaults")
 ' "$WORK/cfg0.json" "$KVLB_TOP/include/kvlb.h"
-K config set chunk_size 512 load_bound 1.5 prefix off affinity_header X-User-Id
+K policy set chunk_size 512 load_bound 1.5 prefix off affinity_header X-User-Id
 check config_set [ $? -eq 0 ]
 # Decode the entry as bpftool reads it (offsets of struct kvlb_config).
 cfg_raw() {
 	bpftool -j map dump pinned "$PIN/kvlb_config" | python3 -c '
 import json, struct, sys
 v = bytes(int(b, 16) for b in json.load(sys.stdin)[0]["value"])
-idle, chunk, depth, hold, bound, walk, flags = struct.unpack("<7I", v[:28])
-print(idle, chunk, depth, hold, bound, walk, flags, v[32:64].rstrip(b"\0").decode())'
+rsv, chunk, depth, hold, bound, walk, flags = struct.unpack("<7I", v[:28])
+print(rsv, chunk, depth, hold, bound, walk, flags, v[32:64].rstrip(b"\0").decode())'
 }
 got=$(cfg_raw)
-[ "$got" = "120 512 16 8192 150 8 1 x-user-id" ]
+[ "$got" = "0 512 16 8192 150 8 1 x-user-id" ]
 check config_set_written_whole [ $? -eq 0 ] || echo "# config entry: $got"
 snap >"$WORK/snap0"
-bad 2 "chunk_size 8 is out of range 16..4096" config set chunk_size 8
-bad 2 "load_bound 0.5 is out of range 1.00..100.00" config set load_bound 0.5
-bad 2 "at most two decimals" config set load_bound 1.255
-bad 2 "unknown knob 'bogus'" config set bogus 1
-bad 2 "missing the value of chunk_size" config set chunk_size
-bad 2 "must be on or off" config set prefix maybe
-bad 2 "bad character ' '" config set affinity_header "x session"
-bad 2 "chunk_size is given twice" config set chunk_size 512 chunk_size 600
-bad 2 "hold_limit 1 is out of range" config set chunk_size 1024 hold_limit 1
-bad 2 "unexpected argument 'now'" config reset now
-K config reset && K -j config show >"$WORK/cfg1.json"
+bad 2 "chunk_size 8 is out of range 16..4096" policy set chunk_size 8
+bad 2 "load_bound 0.5 is out of range 1.00..100.00" policy set load_bound 0.5
+bad 2 "at most two decimals" policy set load_bound 1.255
+bad 2 "unknown knob 'bogus'" policy set bogus 1
+bad 2 "missing the value of chunk_size" policy set chunk_size
+bad 2 "must be on or off" policy set prefix maybe
+bad 2 "bad character ' '" policy set affinity_header "x session"
+bad 2 "chunk_size is given twice" policy set chunk_size 512 chunk_size 600
+bad 2 "hold_limit 1 is out of range" policy set chunk_size 1024 hold_limit 1
+bad 2 "unexpected argument 'now'" policy reset now
+K policy reset && K -j policy show >"$WORK/cfg1.json"
 check config_reset cmp -s "$WORK/cfg0.json" "$WORK/cfg1.json"
 
 # --- JSON everywhere, help everywhere, completion in line with help ------------
 okj=1
 for mode in -j -p; do
-	for args in "vip list" "backend list" "backend list $V4" "flows" "stats" "config show" \
+	for args in "vip list" "backend list" "backend list $V4" "flows" "stats" "policy show" \
 		"vip add 192.0.2.77:80" "backend add 192.0.2.77:80 203.0.113.77:80" \
 		"backend drain 192.0.2.77:80 203.0.113.77:80" "vip del 192.0.2.77:80"; do
 		# shellcheck disable=SC2086
@@ -401,7 +401,7 @@ for o in $objects; do
 		[ "$(K $o $v -h)" = "$hv" ] || help_ok=0
 	done
 done
-[ "$(echo $objects)" = "vip backend flows stats load hist config prefix" ] || help_ok=0
+[ "$(echo $objects)" = "vip backend flows stats load hist policy prefix" ] || help_ok=0
 check help_every_command [ $help_ok -eq 1 ]
 
 # Ask the completion function itself, as bash would.
@@ -434,9 +434,9 @@ for o in $objects; do
 		[ "$got" = "$opts" ] || { comp_ok=0; echo "# options of '$c': completion '$got', help '$opts'"; }
 	done
 done
-knobs=$(K config set --help | sed -n '/^Knobs:/,/^$/p' | awk '/^  [a-z]/ { print $1 }' | sort)
-[ -n "$knobs" ] && [ "$(complete_words kvlbctl config set '')" = "$knobs" ] &&
-	[ "$(complete_words kvlbctl config set chunk_size 512 '')" = "$knobs" ] ||
+knobs=$(K policy set --help | sed -n '/^Knobs:/,/^$/p' | awk '/^  [a-z]/ { print $1 }' | sort)
+[ -n "$knobs" ] && [ "$(complete_words kvlbctl policy set '')" = "$knobs" ] &&
+	[ "$(complete_words kvlbctl policy set chunk_size 512 '')" = "$knobs" ] ||
 	{ comp_ok=0; echo "# knobs differ"; }
 check completion_matches_help [ $comp_ok -eq 1 ]
 
@@ -450,10 +450,10 @@ if command -v man >/dev/null; then
 			grep -qE "^ +$o${v:+ $v}( |$)" <<<"$mantext" || { man_ok=0; echo "# man page lacks '$o $v'"; }
 		done
 	done
-	# and every knob with the range and default 'config set --help' gives
+	# and every knob with the range and default 'policy set --help' gives
 	while read -r knob range _ def; do
 		grep -qF "$knob $range ($def)" <<<"$mantext" || { man_ok=0; echo "# man page lacks '$knob $range ($def)'"; }
-	done < <(K config set --help | sed -n '/^Knobs:/,/^$/p' | grep -E '^  [a-z]')
+	done < <(K policy set --help | sed -n '/^Knobs:/,/^$/p' | grep -E '^  [a-z]')
 	grep -q "^EXIT STATUS" <<<"$mantext" || man_ok=0
 	check man_page_covers_help [ $man_ok -eq 1 ]
 else

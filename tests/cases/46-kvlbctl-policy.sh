@@ -72,7 +72,7 @@ else
 	fail kvlbd_writes_default_knobs "bpftool shows '$got'"
 fi
 
-K config set chunk_size 64 affinity_header X-User-Session load_bound 1.5
+K policy set chunk_size 64 affinity_header X-User-Session load_bound 1.5
 if [ "$(knob chunk_size) $(knob affinity_header) $(knob load_bound_pct)" = \
 	"64 x-user-session 150" ]; then
 	pass config_set_visible_with_bpftool
@@ -86,7 +86,7 @@ check kvlbd_restart_keeps_knobs [ "$(knob chunk_size) $(knob affinity_header)" =
 
 # --- the next request is parsed and placed under the new knobs ---------------
 r1=$(run_chat) || { fail knobs_apply_to_next_request "run failed: $r1"; exit 1; }
-K config set chunk_size 16 prefix_depth 4
+K policy set chunk_size 16 prefix_depth 4
 r2=$(run_chat) || { fail knobs_apply_to_next_request "run failed: $r2"; exit 1; }
 echo "# chunk 64: $r1"
 echo "# chunk 16, depth 4: $r2"
@@ -128,7 +128,7 @@ K prefix list --limit 0 >/dev/null 2>"$WORK/e"
 [ $? -eq 2 ] && grep -q "out of range" "$WORK/e" || bad=0
 K prefix flush now >/dev/null 2>&1
 [ $? -eq 2 ] || bad=0
-K config set chunk_size 5 >/dev/null 2>&1
+K policy set chunk_size 5 >/dev/null 2>&1
 [ $? -eq 2 ] && [ "$(knob chunk_size)" = 16 ] || bad=0
 "$KVLBCTL" --pin-root "$WORK" -j prefix list >"$WORK/e2" 2>&1
 [ $? -eq 1 ] && grep -q '"error"' "$WORK/e2" || bad=0

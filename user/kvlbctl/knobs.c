@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * kvlbctl config show|set|reset: the data path's live tunables (the one
+ * kvlbctl policy show|set|reset: the data path's live tunables (the one
  * kvlb_config entry). Knobs are declared once below; show, set, the help and
  * the limits all come from that table.
  */
@@ -31,8 +31,6 @@ struct knob {
 #define OFF(f) offsetof(struct kvlb_config, f)
 
 static const struct knob knobs[] = {
-    {"flow_idle_timeout", KNOB_U32, OFF(flow_idle_timeout_s), 1, 86400, 0,
-     "seconds a connection may be idle before its next packet is placed again"},
     {"chunk_size", KNOB_U32, OFF(chunk_size), KVLB_CHUNK_MIN, KVLB_CHUNK_MAX, 0,
      "bytes of request body per prefix-chain chunk"},
     {"prefix_depth", KNOB_U32, OFF(prefix_depth), 1, KVLB_PREFIX_DEPTH_MAX, 0,
@@ -70,7 +68,7 @@ static const struct knob *find_knob(const char *name)
 	return NULL;
 }
 
-/* The value as `config set` accepts it back. */
+/* The value as `policy set` accepts it back. */
 static void knob_format(const struct kvlb_config *c, const struct knob *k, char *buf, size_t len)
 {
 	__u32 v = *u32_of((struct kvlb_config *)c, k);
@@ -244,7 +242,7 @@ static int cfg_set(struct kv_ctx *c, int argc, char **argv)
 		const struct knob *k = find_knob(argv[i]);
 
 		if (!k)
-			return kv_usage(c, "unknown knob '%s' (see 'kvlbctl config set --help')",
+			return kv_usage(c, "unknown knob '%s' (see 'kvlbctl policy set --help')",
 					argv[i]);
 		if (i + 1 == argc)
 			return kv_usage(c, "missing the value of %s", argv[i]);
@@ -263,7 +261,7 @@ static int cfg_set(struct kv_ctx *c, int argc, char **argv)
 	return kv_done(c);
 }
 
-/* The knob list of `config set --help`, from the table. */
+/* The knob list of `policy set --help`, from the table. */
 void kv_knobs_help(FILE *f)
 {
 	struct kvlb_config def;

@@ -3,12 +3,12 @@
 # tests/cases/20-kvlbctl.sh checks that these lists match kvlbctl --help.
 
 _kvlbctl_global="-j --json -p --pretty --pin-root -h --help -V --version"
-_kvlbctl_objects="vip backend flows stats load hist config prefix"
+_kvlbctl_objects="vip backend flows stats load hist policy prefix"
 _kvlbctl_vip_verbs="add del list"
 _kvlbctl_backend_verbs="add del drain weight list"
-_kvlbctl_config_verbs="show set reset"
+_kvlbctl_policy_verbs="show set reset"
 _kvlbctl_prefix_verbs="list flush"
-_kvlbctl_knobs="flow_idle_timeout chunk_size prefix_depth hold_limit load_bound load_slack
+_kvlbctl_knobs="chunk_size prefix_depth hold_limit load_bound load_slack
 walk_limit prefix affinity affinity_header"
 # Options of a command, by "OBJECT VERB" (or "OBJECT" for verb-less objects).
 declare -A _kvlbctl_opts=(
@@ -74,7 +74,7 @@ _kvlbctl()
 	local obj=${pos[0]} verb=${pos[1]}
 	if [[ $cur == -* ]]; then
 		local key=$obj
-		[[ $obj == vip || $obj == backend || $obj == config || $obj == prefix ]] && key="$obj $verb"
+		[[ $obj == vip || $obj == backend || $obj == policy || $obj == prefix ]] && key="$obj $verb"
 		_kvlbctl_reply "$_kvlbctl_global ${_kvlbctl_opts[${key:-none}]}"
 		return
 	fi
@@ -87,7 +87,7 @@ _kvlbctl()
 		case $obj in
 		vip) _kvlbctl_reply "$_kvlbctl_vip_verbs" ;;
 		backend) _kvlbctl_reply "$_kvlbctl_backend_verbs" ;;
-		config) _kvlbctl_reply "$_kvlbctl_config_verbs" ;;
+		policy) _kvlbctl_reply "$_kvlbctl_policy_verbs" ;;
 		prefix) _kvlbctl_reply "$_kvlbctl_prefix_verbs" ;;
 		esac
 		return
@@ -101,7 +101,7 @@ _kvlbctl()
 		4) [[ $prev == mode ]] && _kvlbctl_reply "l4 http" ;;
 		esac
 		;;
-	"config set")
+	"policy set")
 		# KNOB VALUE pairs: a knob name where a pair starts, else its values.
 		if (((${#pos[@]} - 2) % 2 == 0)); then
 			_kvlbctl_reply "$_kvlbctl_knobs"

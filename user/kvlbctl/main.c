@@ -66,7 +66,7 @@ static const struct kv_cmd objects[] = {
      "in kvlb's 16 power-of-two buckets, as bars. Counts are since the model server\n"
      "started. A backend serving several VIPs needs --vip.",
      hist_opts, kv_hist, NULL},
-    {"config", NULL, "the data path's live tunables",
+    {"policy", NULL, "the data path's live tunables",
      "The tunables of the data path (idle timeout, prefix chunking, load bound,\n"
      "session affinity) live in one map entry that kvlbd and the data path read\n"
      "at once; a change applies to the next packet.",
@@ -86,7 +86,7 @@ static const struct {
 	const struct kv_cmd *cmd;
 	void (*print)(FILE *f);
 } more_help[] = {
-    {&kv_config_cmds[1], kv_knobs_help}, /* config set */
+    {&kv_config_cmds[1], kv_knobs_help}, /* policy set */
 };
 
 static const struct kv_opt global_opts[] = {

@@ -1175,7 +1175,6 @@ int kvlb_config_read(struct kvlb_handle *h, struct kvlb_config *c)
 void kvlb_config_defaults(struct kvlb_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->flow_idle_timeout_s = KVLB_DEF_FLOW_IDLE_TIMEOUT_S;
 	c->chunk_size = KVLB_DEF_CHUNK_SIZE;
 	c->prefix_depth = KVLB_DEF_PREFIX_DEPTH;
 	c->hold_limit = KVLB_DEF_HOLD_LIMIT;
