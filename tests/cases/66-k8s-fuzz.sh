@@ -11,7 +11,7 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir "$WORK/corpus"
 # The harness reads its first byte as option bits; give each seed every variant.
 for f in "$KVLB_TOP"/tests/k8s/recorded/*.json; do
-	for sel in 0 1 2 3 5 9; do
+	for sel in 0 1 2 3 5 9 17; do
 		{ printf "\\x$(printf %02x $sel)"; cat "$f"; } >"$WORK/corpus/$sel-$(basename "$f")"
 	done
 done

@@ -12,12 +12,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct kvlb_endpoint vip4 = { .family = KVLB_AF_INET, .port = 80 };
-	static const struct kvlb_endpoint vip6 = { .family = KVLB_AF_INET6, .port = 80 };
+	static const struct kvlb_endpoint vip4 = {.family = KVLB_AF_INET, .port = 80};
+	static const struct kvlb_endpoint vip6 = {.family = KVLB_AF_INET6, .port = 80};
 	struct disc_filter f = {};
 	struct disc_result r = {};
-	struct disc_render o = { .source = "fuzz/fuzz", .vip4 = &vip4, .vip6 = &vip6 };
-	char err[256], *text;
+	struct disc_render o = {.source = "fuzz/fuzz", .vip4 = &vip4, .vip6 = &vip6};
+	static const char ifaces[][IF_NAMESIZE] = {"vp1", "eth0"};
+	char err[256], *text, *tmpl = NULL;
 	int skipped;
 	uint8_t sel;
 
@@ -34,15 +35,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		o.metrics_path = "/metrics";
 	if (sel & 8)
 		o.vip6 = NULL;
+	if (sel & 16) {
+		/* The input doubles as the template, for its pod-iface scan. */
+		tmpl = strndup((const char *)data, size);
+		o.template_text = tmpl;
+		o.pod_ifaces = ifaces;
+		o.n_pod_ifaces = 2;
+	}
 	/* Two pages into one result, as a paged list does. */
 	if (disc_parse_page((const char *)data, size, &f, &r, err, sizeof(err)) == 0)
 		disc_parse_page((const char *)data, size, &f, &r, err, sizeof(err));
 	disc_finish(&r);
 	if (disc_render_conf(&o, &r, &text, &skipped, err, sizeof(err)) == 0) {
-		if (!text || strncmp(text, "# Backends", 10))
+		if (!text || (!tmpl && strncmp(text, "# Backends", 10)))
 			abort();
 		free(text);
 	}
+	free(tmpl);
 	disc_result_free(&r);
 	return 0;
 }

@@ -11,7 +11,7 @@
 #include "fetch.h"
 
 #define TOKEN_MAX (16 << 10)
-#define BODY_MAX (64 << 20) /* far above any one service's slices */
+#define BODY_MAX  (64 << 20) /* far above any one service's slices */
 
 struct buf {
 	char *p;
@@ -20,7 +20,7 @@ struct buf {
 };
 
 static int ferr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int ferr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -151,7 +151,8 @@ int api_get(const struct api *a, const char *path, char **body, size_t *len, cha
 		if (b.too_big)
 			ferr(err, errlen, "GET %s: response larger than %d bytes", url, BODY_MAX);
 		else
-			ferr(err, errlen, "GET %s: %s", url, cerr[0] ? cerr : curl_easy_strerror(cc));
+			ferr(err, errlen, "GET %s: %s", url,
+			     cerr[0] ? cerr : curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -161,8 +162,10 @@ int api_get(const struct api *a, const char *path, char **body, size_t *len, cha
 			ferr(err, errlen, "GET %s: the API server rejected the token (HTTP 401)%s",
 			     url, msg);
 		else if (status == 403)
-			ferr(err, errlen, "GET %s: forbidden (HTTP 403); the service account needs "
-			     "list on endpointslices.discovery.k8s.io%s", url, msg);
+			ferr(err, errlen,
+			     "GET %s: forbidden (HTTP 403); the service account needs "
+			     "list on endpointslices.discovery.k8s.io%s",
+			     url, msg);
 		else
 			ferr(err, errlen, "GET %s: HTTP %ld%s", url, status, msg);
 		goto out;

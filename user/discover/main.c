@@ -22,13 +22,14 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "route.h"
 #include "slices.h"
 
 #define KVLB_VERSION "0.1.0"
-#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-#define FILE_MAX (16 << 20) /* kvlbd's own limit on its configuration file */
-#define MAX_PAGES 10000
-#define PAGE_LIMIT 500
+#define SA_DIR	     "/var/run/secrets/kubernetes.io/serviceaccount"
+#define FILE_MAX     (16 << 20) /* kvlbd's own limit on its configuration file */
+#define MAX_PAGES    10000
+#define PAGE_LIMIT   500
 
 struct opts {
 	struct api api;
@@ -37,7 +38,7 @@ struct opts {
 	const char *pid_file;
 	long pid;
 	struct kvlb_endpoint vip4, vip6;
-	bool has_vip4, has_vip6, once, verbose;
+	bool has_vip4, has_vip6, once, verbose, ifaces_from_routes;
 	long interval_ms;
 	struct disc_render render;
 	char api_server[512];
@@ -45,6 +46,8 @@ struct opts {
 	char source[160];
 };
 
+/* One option per entry, laid out as the help lists them. */
+/* clang-format off */
 static const struct opt_doc {
 	struct option lo;
 	const char *arg;
@@ -65,6 +68,8 @@ static const struct opt_doc {
 	  "static configuration copied first (uplink, pod-iface, other VIPs); re-read each time" },
 	{ { "output", required_argument, NULL, 'o' }, "FILE",
 	  "the configuration file kvlbd reads (required)" },
+	{ { "pod-ifaces-from-routes", no_argument, NULL, 'R' }, NULL,
+	  "add a pod-iface line for each interface the node routes a backend through" },
 	{ { "metrics-path", required_argument, NULL, 'm' }, "PATH",
 	  "give each backend 'metrics http://ADDR:PORT/PATH' (default: no metrics URL)" },
 	{ { "metrics-port", required_argument, NULL, 'P' }, "PORT",
@@ -90,6 +95,7 @@ static const struct opt_doc {
 	{ { "verbose", no_argument, NULL, 'v' }, NULL, "also log syncs that changed nothing" },
 	{ { "version", no_argument, NULL, 'V' }, NULL, "print the version and exit" },
 	{ { "help", no_argument, NULL, 'h' }, NULL, "print this help and exit" },
+    /* clang-format on */
 };
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
 
@@ -97,15 +103,16 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: kvlb-discover --service NAME --vip ADDR:PORT --output FILE [OPTIONS]\n"
-		   "\n"
-		   "Keeps kvlbd's backends equal to the ready endpoints of a Kubernetes Service.\n"
-		   "Lists the Service's EndpointSlices (discovery.k8s.io/v1) from the API server,\n"
-		   "writes the configuration file (the template, then one 'vip' line per family\n"
-		   "and one 'backend' line per ready endpoint), replacing it atomically, and sends\n"
-		   "kvlbd SIGHUP only when the content changed.\n"
-		   "\n"
-		   "Options:\n");
+	fprintf(f,
+		"Usage: kvlb-discover --service NAME --vip ADDR:PORT --output FILE [OPTIONS]\n"
+		"\n"
+		"Keeps kvlbd's backends equal to the ready endpoints of a Kubernetes Service.\n"
+		"Lists the Service's EndpointSlices (discovery.k8s.io/v1) from the API server,\n"
+		"writes the configuration file (the template, then one 'vip' line per family\n"
+		"and one 'backend' line per ready endpoint), replacing it atomically, and sends\n"
+		"kvlbd SIGHUP only when the content changed.\n"
+		"\n"
+		"Options:\n");
 	for (i = 0; i < N_OPTS; i++) {
 		char left[64];
 
@@ -114,35 +121,42 @@ static void usage(FILE *f)
 			 opt_table[i].arg ? opt_table[i].arg : "");
 		fprintf(f, "  %-30s %s\n", left, opt_table[i].help);
 	}
-	fprintf(f,
-		"\n"
-		"WHICH ENDPOINTS\n"
-		"  An endpoint is a backend when its conditions say ready (or say nothing) and\n"
-		"  not terminating, its slice carries the chosen port, and, with --node, it runs\n"
-		"  on that node. The first of its addresses is used. IPv4 endpoints go under the\n"
-		"  IPv4 --vip and IPv6 endpoints under the IPv6 one; a family without a VIP is\n"
-		"  left out. FQDN slices are ignored. Endpoints that stop being ready or start\n"
-		"  terminating disappear from the file; kvlbd then sends them no new\n"
-		"  connections while connections already bound to them finish.\n"
-		"\n"
-		"ERRORS\n"
-		"  A failed request or a response that does not parse leaves the file as it\n"
-		"  was and sends no signal; the next sync tries again. Requests go over HTTPS\n"
-		"  only, with the token re-read each time (kubelet rotates it).\n"
-		"\n"
-		"PERMISSIONS\n"
-		"  The service account needs 'list' on endpointslices.discovery.k8s.io in the\n"
-		"  namespace. Signalling kvlbd needs the same user or CAP_KILL.\n"
-		"\n"
-		"EXIT STATUS\n"
-		"  0 success (or stopped by SIGTERM/SIGINT), 1 a --once sync failed,\n"
-		"  2 usage error\n"
-		"\n"
-		"EXAMPLE\n"
-		"  kvlb-discover --service vllm --namespace llm --port-name http \\\n"
-		"      --vip 192.0.2.10:80 --mode http --node \"$NODE_NAME\" \\\n"
-		"      --template /etc/kvlb/kvlb.conf.in --output /run/kvlb/kvlb.conf \\\n"
-		"      --metrics-path /metrics --server vllm --kvlbd-pid-file /run/kvlb/kvlbd.pid\n");
+	fprintf(
+	    f,
+	    "\n"
+	    "WHICH ENDPOINTS\n"
+	    "  An endpoint is a backend when its conditions say ready (or say nothing) and\n"
+	    "  not terminating, its slice carries the chosen port, and, with --node, it runs\n"
+	    "  on that node. The first of its addresses is used. IPv4 endpoints go under the\n"
+	    "  IPv4 --vip and IPv6 endpoints under the IPv6 one; a family without a VIP is\n"
+	    "  left out. FQDN slices are ignored. Endpoints that stop being ready or start\n"
+	    "  terminating disappear from the file; kvlbd then sends them no new\n"
+	    "  connections while connections already bound to them finish.\n"
+	    "\n"
+	    "POD INTERFACES\n"
+	    "  With --pod-ifaces-from-routes, the interface the node's routing table sends\n"
+	    "  each backend's address to (the pod's host-side veth, or a CNI bridge) gets a\n"
+	    "  'pod-iface' line, unless the template already names it. Backends reached\n"
+	    "  through a gateway are not on this node and add no interface.\n"
+	    "\n"
+	    "ERRORS\n"
+	    "  A failed request or a response that does not parse leaves the file as it\n"
+	    "  was and sends no signal; the next sync tries again. Requests go over HTTPS\n"
+	    "  only, with the token re-read each time (kubelet rotates it).\n"
+	    "\n"
+	    "PERMISSIONS\n"
+	    "  The service account needs 'list' on endpointslices.discovery.k8s.io in the\n"
+	    "  namespace. Signalling kvlbd needs the same user or CAP_KILL.\n"
+	    "\n"
+	    "EXIT STATUS\n"
+	    "  0 success (or stopped by SIGTERM/SIGINT), 1 a --once sync failed,\n"
+	    "  2 usage error\n"
+	    "\n"
+	    "EXAMPLE\n"
+	    "  kvlb-discover --service vllm --namespace llm --port-name http \\\n"
+	    "      --vip 192.0.2.10:80 --mode http --node \"$NODE_NAME\" \\\n"
+	    "      --template /etc/kvlb/kvlb.conf.in --output /run/kvlb/kvlb.conf \\\n"
+	    "      --metrics-path /metrics --server vllm --kvlbd-pid-file /run/kvlb/kvlbd.pid\n");
 }
 
 static void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -279,7 +293,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			}
 			if ((ep.family == KVLB_AF_INET && o->has_vip4) ||
 			    (ep.family == KVLB_AF_INET6 && o->has_vip6)) {
-				fprintf(stderr, "kvlb-discover: --vip: one VIP per address family\n");
+				fprintf(stderr,
+					"kvlb-discover: --vip: one VIP per address family\n");
 				return -1;
 			}
 			if (ep.family == KVLB_AF_INET) {
@@ -306,10 +321,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'o':
 			o->output = optarg;
 			break;
+		case 'R':
+			o->ifaces_from_routes = true;
+			break;
 		case 'm':
 			if (optarg[0] != '/' || strpbrk(optarg, " \t\r\n#")) {
-				fprintf(stderr, "kvlb-discover: --metrics-path must start with '/' and "
-						"hold no spaces or '#'\n");
+				fprintf(stderr,
+					"kvlb-discover: --metrics-path must start with '/' and "
+					"hold no spaces or '#'\n");
 				return -1;
 			}
 			o->render.metrics_path = optarg;
@@ -322,8 +341,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'k':
 			if (strcmp(optarg, "vllm") && strcmp(optarg, "sglang") &&
 			    strcmp(optarg, "tgi") && strcmp(optarg, "llamacpp")) {
-				fprintf(stderr, "kvlb-discover: --server must be vllm, sglang, tgi or "
-						"llamacpp\n");
+				fprintf(stderr,
+					"kvlb-discover: --server must be vllm, sglang, tgi or "
+					"llamacpp\n");
 				return -1;
 			}
 			o->render.server = optarg;
@@ -429,7 +449,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 /* List every page of the Service's slices. */
 static int list_slices(const struct opts *o, struct disc_result *r, char *err, size_t errlen)
 {
-	const struct disc_filter f = { .port_name = o->port_name, .node = o->node };
+	const struct disc_filter f = {.port_name = o->port_name, .node = o->node};
 	char path[2048], perr[512];
 	int page;
 
@@ -464,7 +484,8 @@ static int list_slices(const struct opts *o, struct disc_result *r, char *err, s
 		rc = disc_parse_page(body, len, &f, r, perr, sizeof(perr));
 		free(body);
 		if (rc) {
-			snprintf(err, errlen, "EndpointSlices of %s/%s: %s", o->ns, o->service, perr);
+			snprintf(err, errlen, "EndpointSlices of %s/%s: %s", o->ns, o->service,
+				 perr);
 			return -1;
 		}
 		if (!r->cont[0]) {
@@ -474,6 +495,52 @@ static int list_slices(const struct opts *o, struct disc_result *r, char *err, s
 	}
 	snprintf(err, errlen, "more than %d pages of EndpointSlices", MAX_PAGES);
 	return -1;
+}
+
+static int ifname_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/*
+ * The interfaces the backends are routed through, sorted and unique, so the
+ * same pods give the same file. *n_unrouted counts backends with no local route.
+ */
+static char (*backend_ifaces(const struct opts *o, const struct disc_result *r, int *n,
+			     int *n_unrouted))[IF_NAMESIZE]
+{
+	char(*names)[IF_NAMESIZE] = calloc((size_t)r->n + 1, IF_NAMESIZE);
+	char err[160];
+	int i, k = 0;
+
+	*n = 0;
+	*n_unrouted = 0;
+	if (!names)
+		return NULL;
+	for (i = 0; i < r->n; i++) {
+		const struct kvlb_endpoint *ep = &r->eps[i];
+		bool gw;
+
+		if ((ep->family == KVLB_AF_INET && !o->has_vip4) ||
+		    (ep->family == KVLB_AF_INET6 && !o->has_vip6))
+			continue;
+		if (route_dev(ep, names[k], &gw, err, sizeof(err)) || gw) {
+			(*n_unrouted)++;
+			if (o->verbose) {
+				char b[KVLB_ENDPOINT_STRLEN];
+
+				logm("%s: %s", kvlb_endpoint_format(ep, b, sizeof(b)),
+				     gw ? "routed through a gateway" : err);
+			}
+			continue;
+		}
+		k++;
+	}
+	qsort(names, (size_t)k, IF_NAMESIZE, ifname_cmp);
+	for (i = 0; i < k; i++)
+		if (!*n || strcmp(names[*n - 1], names[i]))
+			memmove(names[(*n)++], names[i], IF_NAMESIZE);
+	return names;
 }
 
 /* Replace the output with text: a temporary file in the same directory, then rename. */
@@ -553,7 +620,8 @@ static int sync_once(const struct opts *o, char *err, size_t errlen)
 	struct disc_result r = {};
 	struct disc_render rd = o->render;
 	char *tmpl = NULL, *text = NULL, *old;
-	int skipped, rc = -1;
+	char(*ifaces)[IF_NAMESIZE] = NULL;
+	int skipped, unrouted = 0, rc = -1;
 	bool same;
 
 	if (o->template_path) {
@@ -566,6 +634,14 @@ static int sync_once(const struct opts *o, char *err, size_t errlen)
 	}
 	if (list_slices(o, &r, err, errlen))
 		goto out;
+	if (o->ifaces_from_routes) {
+		ifaces = backend_ifaces(o, &r, &rd.n_pod_ifaces, &unrouted);
+		if (!ifaces) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		rd.pod_ifaces = (const char(*)[IF_NAMESIZE])ifaces;
+	}
 	if (disc_render_conf(&rd, &r, &text, &skipped, err, errlen))
 		goto out;
 	if (strlen(text) > FILE_MAX) {
@@ -589,9 +665,13 @@ static int sync_once(const struct opts *o, char *err, size_t errlen)
 	     "resourceVersion %s)",
 	     o->source, o->output, r.n - skipped, r.n_not_ready, r.n_terminating, r.n_other_node,
 	     r.n_no_port, skipped, r.resource_version[0] ? r.resource_version : "-");
+	if (o->ifaces_from_routes)
+		logm("%d pod interfaces; %d backends without a route on a local link",
+		     rd.n_pod_ifaces, unrouted);
 	signal_kvlbd(o);
 	rc = 0;
 out:
+	free(ifaces);
 	free(text);
 	free(tmpl);
 	disc_result_free(&r);

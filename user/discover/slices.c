@@ -23,7 +23,7 @@
 #define DISC_MAX_ENDPOINTS (1 << 20)
 
 static int derr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int derr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -81,8 +81,8 @@ static int slice_port(json_t *ports, const struct disc_filter *f, const char *sn
 		return derr(err, errlen, "slice %s: ports is not an array", sname);
 	n = json_array_size(ports);
 	if (!f->port_name && n > 1)
-		return derr(err, errlen,
-			    "slice %s has %zu ports; choose one with --port-name", sname, n);
+		return derr(err, errlen, "slice %s has %zu ports; choose one with --port-name",
+			    sname, n);
 	json_array_foreach(ports, i, p)
 	{
 		const char *name, *proto;
@@ -93,8 +93,9 @@ static int slice_port(json_t *ports, const struct disc_filter *f, const char *sn
 		name = get_str(p, "name", &bad);
 		proto = get_str(p, "protocol", &bad);
 		if (bad)
-			return derr(err, errlen, "slice %s: ports[%zu]: name or protocol is not a string",
-				    sname, i);
+			return derr(err, errlen,
+				    "slice %s: ports[%zu]: name or protocol is not a string", sname,
+				    i);
 		if (f->port_name && strcmp(f->port_name, name ? name : ""))
 			continue;
 		if (proto && strcmp(proto, "TCP"))
@@ -105,8 +106,8 @@ static int slice_port(json_t *ports, const struct disc_filter *f, const char *sn
 		if (!num || json_is_null(num))
 			return 0;
 		if (!json_is_integer(num))
-			return derr(err, errlen, "slice %s: ports[%zu].port is not an integer", sname,
-				    i);
+			return derr(err, errlen, "slice %s: ports[%zu].port is not an integer",
+				    sname, i);
 		port = json_integer_value(num);
 		if (port < 1 || port > 65535)
 			return derr(err, errlen, "slice %s: port %lld is out of range", sname,
@@ -131,8 +132,9 @@ static int parse_endpoint(json_t *e, size_t i, const char *sname, int family, in
 		return derr(err, errlen, "slice %s: endpoints[%zu] is not an object", sname, i);
 	addrs = json_object_get(e, "addresses");
 	if (!json_is_array(addrs) || json_array_size(addrs) == 0)
-		return derr(err, errlen, "slice %s: endpoints[%zu].addresses is not a non-empty array",
-			    sname, i);
+		return derr(err, errlen,
+			    "slice %s: endpoints[%zu].addresses is not a non-empty array", sname,
+			    i);
 	a0 = json_array_get(addrs, 0);
 	if (!json_is_string(a0))
 		return derr(err, errlen, "slice %s: endpoints[%zu].addresses[0] is not a string",
@@ -143,14 +145,17 @@ static int parse_endpoint(json_t *e, size_t i, const char *sname, int family, in
 	if (kvlb_addr_parse(json_string_value(a0), &ep, perr, sizeof(perr)))
 		return derr(err, errlen, "slice %s: endpoints[%zu]: %s", sname, i, perr);
 	if (ep.family != family)
-		return derr(err, errlen, "slice %s: endpoints[%zu]: %s does not match the slice's "
-			    "addressType", sname, i, json_string_value(a0));
+		return derr(err, errlen,
+			    "slice %s: endpoints[%zu]: %s does not match the slice's "
+			    "addressType",
+			    sname, i, json_string_value(a0));
 
 	cond = json_object_get(e, "conditions");
 	if (cond && !json_is_null(cond)) {
 		if (!json_is_object(cond))
-			return derr(err, errlen, "slice %s: endpoints[%zu].conditions is not an object",
-				    sname, i);
+			return derr(err, errlen,
+				    "slice %s: endpoints[%zu].conditions is not an object", sname,
+				    i);
 		v = json_object_get(cond, "ready");
 		if (v && !json_is_null(v) && !json_is_boolean(v))
 			return derr(err, errlen, "slice %s: endpoints[%zu]: ready is not a boolean",
@@ -159,7 +164,8 @@ static int parse_endpoint(json_t *e, size_t i, const char *sname, int family, in
 		v = json_object_get(cond, "terminating");
 		if (v && !json_is_null(v) && !json_is_boolean(v))
 			return derr(err, errlen,
-				    "slice %s: endpoints[%zu]: terminating is not a boolean", sname, i);
+				    "slice %s: endpoints[%zu]: terminating is not a boolean", sname,
+				    i);
 		terminating = v && json_is_true(v);
 	}
 	node = get_str(e, "nodeName", &bad);
@@ -369,13 +375,14 @@ static int put_backends(FILE *f, const struct disc_render *o, const struct disc_
 			int n;
 
 			kvlb_addr_format(&ep->addr, ep->family, a, sizeof(a));
-			n = snprintf(url, sizeof(url), family == KVLB_AF_INET6 ?
-					"http://[%s]:%d%s" : "http://%s:%d%s",
-				     a, o->metrics_port ? o->metrics_port : ep->port,
-				     o->metrics_path);
+			n = snprintf(
+			    url, sizeof(url),
+			    family == KVLB_AF_INET6 ? "http://[%s]:%d%s" : "http://%s:%d%s", a,
+			    o->metrics_port ? o->metrics_port : ep->port, o->metrics_path);
 			if (n < 0 || (size_t)n >= sizeof(url))
-				return derr(err, errlen, "metrics URL for %s is longer than %d bytes",
-					    b, KVLB_CONF_URL_LEN - 1);
+				return derr(err, errlen,
+					    "metrics URL for %s is longer than %d bytes", b,
+					    KVLB_CONF_URL_LEN - 1);
 			fprintf(f, " metrics %s", url);
 		}
 		if (o->server)
@@ -383,6 +390,35 @@ static int put_backends(FILE *f, const struct disc_render *o, const struct disc_
 		fputc('\n', f);
 	}
 	return 0;
+}
+
+/* Whether a pod-iface line of the template names ifname (kvlbd refuses a name twice). */
+static bool template_has_iface(const char *t, const char *ifname)
+{
+	size_t want = strlen(ifname);
+
+	while (t && *t) {
+		const char *eol = strchrnul(t, '\n'), *hash = memchr(t, '#', (size_t)(eol - t));
+		const char *end = hash ? hash : eol, *p = t;
+		bool first = true, is_pod = false;
+
+		while (p < end) {
+			size_t n;
+
+			p += strspn(p, " \t\r");
+			if (p >= end)
+				break;
+			n = strcspn(p, " \t\r#\n");
+			if (first)
+				is_pod = n == 9 && !strncmp(p, "pod-iface", 9);
+			else if (is_pod && n == want && !strncmp(p, ifname, n))
+				return true;
+			first = false;
+			p += n;
+		}
+		t = *eol ? eol + 1 : eol;
+	}
+	return false;
 }
 
 int disc_render_conf(const struct disc_render *o, const struct disc_result *r, char **out,
@@ -412,6 +448,9 @@ int disc_render_conf(const struct disc_render *o, const struct disc_result *r, c
 	/* No resourceVersion or time here: equal backend sets must give equal bytes. */
 	fprintf(f, "# Backends of %s, written by kvlb-discover; changes here are overwritten.\n",
 		o->source ? o->source : "(unknown)");
+	for (i = 0; i < o->n_pod_ifaces; i++)
+		if (!template_has_iface(o->template_text, o->pod_ifaces[i]))
+			fprintf(f, "pod-iface %s\n", o->pod_ifaces[i]);
 	if (o->vip4) {
 		put_vip(f, o->vip4, o->mode);
 		rc = put_backends(f, o, r, KVLB_AF_INET, err, errlen);

@@ -7,11 +7,12 @@
 #ifndef KVLB_DISCOVER_SLICES_H
 #define KVLB_DISCOVER_SLICES_H
 
+#include <net/if.h>
 #include <stddef.h>
 #include "endpoint.h"
 
 #define DISC_TOKEN_LEN 1024 /* longest "continue" token kept */
-#define DISC_RV_LEN 64
+#define DISC_RV_LEN    64
 
 /* Which endpoints of which slices become backends. */
 struct disc_filter {
@@ -41,14 +42,17 @@ void disc_result_free(struct disc_result *r);
 
 /* How the configuration is written. */
 struct disc_render {
-	const char *source;	       /* "namespace/service", for the header comment */
-	const char *template_text;     /* static part, copied first; may be NULL */
+	const char *source;			 /* "namespace/service", for the header comment */
+	const char *template_text;		 /* static part, copied first; may be NULL */
 	const struct kvlb_endpoint *vip4, *vip6; /* NULL: that family is left out */
-	const char *mode;	       /* NULL or "l4" / "http" */
-	const char *metrics_path;      /* NULL: no metrics URL */
-	int metrics_port;	       /* 0: the backend's own port */
-	const char *server;	       /* NULL: let kvlbd detect */
-	int weight;		       /* 0: kvlbd's default */
+	const char *mode;			 /* NULL or "l4" / "http" */
+	const char *metrics_path;		 /* NULL: no metrics URL */
+	int metrics_port;			 /* 0: the backend's own port */
+	const char *server;			 /* NULL: let kvlbd detect */
+	int weight;				 /* 0: kvlbd's default */
+	/* Written as pod-iface lines, except those the template already names. */
+	const char (*pod_ifaces)[IF_NAMESIZE];
+	int n_pod_ifaces;
 };
 
 /*
