@@ -1,8 +1,8 @@
 # Kubernetes: kvlb-discover (user/discover/), its test build and its fuzzer.
 #
-#   build/kvlb-discover            EndpointSlices -> kvlbd configuration (in `make`)
+#   build/kvlb-discover            EndpointSlices or InferencePool -> kvlbd config (in `make`)
 #   build/tests/kvlb-discover      the same, ASan/UBSan unless SAN=0 (before `make test`)
-#   build/tests/fuzz_slices        libFuzzer harness of the slice parser and renderer
+#   build/tests/fuzz_slices        libFuzzer harness of the slice, pool and pod parsers
 #   make fuzz-k8s                  a longer fuzzing run (FUZZ_K8S_TIME s)
 
 DISC_SRCS     := $(wildcard user/discover/*.c)
@@ -27,12 +27,13 @@ $(BUILD)/tests/kvlb-discover: $(DISC_SRCS) $(DISC_HDRS) $(DISC_LIB_SRCS) | $(BUI
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(DISC_TEST_CFLAGS) $(DISC_SRCS) $(DISC_LIB_SRCS) $(DISC_LDLIBS) -o $@
 
-$(BUILD)/tests/fuzz_slices: tests/k8s/fuzz_slices.c user/discover/slices.c $(DISC_LIB_SRCS) \
+$(BUILD)/tests/fuzz_slices: tests/k8s/fuzz_slices.c user/discover/slices.c user/discover/pool.c \
+		$(DISC_LIB_SRCS) \
 		$(DISC_HDRS) | $(BUILD)/tests
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iuser/lib \
 		-Iuser/discover -fsanitize=fuzzer,address,undefined tests/k8s/fuzz_slices.c \
-		user/discover/slices.c $(DISC_LIB_SRCS) -ljansson -o $@
+		user/discover/slices.c user/discover/pool.c $(DISC_LIB_SRCS) -ljansson -o $@
 
 .PHONY: fuzz-k8s
 fuzz-k8s: $(BUILD)/tests/fuzz_slices

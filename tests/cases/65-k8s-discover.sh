@@ -146,6 +146,36 @@ check usage_refuses_plain_http [ $? -eq 2 ]
 	--output "$WORK/x.conf" --once 2>/dev/null
 check usage_rejects_bad_namespace [ $? -eq 2 ]
 
+# --- InferencePool: the ready pods its selector picks, on its target port -----
+cp "$REC/pool-llama3-chat.json" "$WORK/root/llm/pool-llama3-chat.json"
+cp "$REC/pods-llama3-chat.json" "$WORK/root/llm/pods.json"
+P() {
+	"$DISC" --api-server "$API" --token-file "$WORK/token" --ca-file "$WORK/ca.crt" \
+		--namespace llm --inference-pool llama3-chat --vip $V4 --vip $V6 --once "$@"
+}
+P --output "$WORK/pool.conf" 2>"$WORK/err.pool"
+check pool_once_ok [ $? -eq 0 ]
+expect_same pool_ready_pods "$WORK/pool.conf" "$REC/pods-llama3-chat.json" \
+	--pool "$REC/pool-llama3-chat.json"
+# The selector goes out as the pool states it: keys sorted, URL-escaped.
+sel=$(python3 -c 'import json, sys, urllib.parse
+s = json.load(open(sys.argv[1]))["spec"]["selector"]
+print(urllib.parse.quote(",".join(f"{k}={v}" for k, v in sorted(s.items())), safe=""))' \
+	"$REC/pool-llama3-chat.json")
+check pool_selector_sent grep -qF "/api/v1/namespaces/llm/pods?labelSelector=$sel&" "$WORK/api.log"
+P --node node-a --output "$WORK/pool-a.conf" 2>>"$WORK/err.pool"
+expect_same pool_node_filter "$WORK/pool-a.conf" "$REC/pods-llama3-chat.json" \
+	--pool "$REC/pool-llama3-chat.json" --node node-a
+check pool_kvlbd_accepts "$KVLB_BUILD/kvlbd" --check --config "$WORK/pool.conf"
+P --port-name http --output "$WORK/x.conf" 2>/dev/null
+check pool_rejects_port_name [ $? -eq 2 ]
+cp "$WORK/pool.conf" "$WORK/pool.before"
+cp "$REC/pool-bad-selector.json" "$WORK/root/llm/pool-llama3-chat.json"
+P --output "$WORK/pool.conf" 2>"$WORK/err.badpool"
+check pool_bad_selector_fails [ $? -eq 1 ]
+check pool_bad_selector_message grep -q "InferencePool llm/llama3-chat: selector label 'app' is not a valid label" "$WORK/err.badpool"
+check pool_bad_selector_file_untouched cmp -s "$WORK/pool.conf" "$WORK/pool.before"
+
 # --- running: SIGHUP exactly once per change, none otherwise ------------------
 python3 -c '
 import signal, sys
@@ -211,7 +241,8 @@ kill -TERM $DPID
 wait $DPID
 rc=$?
 check loop_sigterm_exit_0 [ $rc -eq 0 ]
-if grep -q 'Sanitizer' "$WORK/run.err" "$WORK/err" "$WORK/err.bad" "$WORK/err.token" 2>/dev/null; then
+if grep -q 'Sanitizer' "$WORK/run.err" "$WORK/err" "$WORK/err.bad" "$WORK/err.token" \
+	"$WORK/err.pool" "$WORK/err.badpool" 2>/dev/null; then
 	fail sanitizers "$(grep -h -m3 Sanitizer "$WORK"/*err* "$WORK/run.err")"
 else
 	pass sanitizers_quiet

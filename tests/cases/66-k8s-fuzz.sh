@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A short libFuzzer run of the EndpointSlice parser and renderer
-# (tests/k8s/fuzz_slices.c), seeded with the recorded API responses. `make
-# fuzz-k8s` runs it longer. Any crash, leak or undefined behaviour fails.
+# A short libFuzzer run of the EndpointSlice, InferencePool and pod parsers
+# and the renderer (tests/k8s/fuzz_slices.c), seeded with the recorded API
+# responses. `make fuzz-k8s` runs it longer. Any crash, leak or undefined
+# behaviour fails.
 . "$(dirname "$0")/../lib.sh"
 T=66-k8s-fuzz
 FUZZ=$KVLB_BUILD/tests/fuzz_slices
@@ -11,7 +12,7 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir "$WORK/corpus"
 # The harness reads its first byte as option bits; give each seed every variant.
 for f in "$KVLB_TOP"/tests/k8s/recorded/*.json; do
-	for sel in 0 1 2 3 5 9 17; do
+	for sel in 0 1 2 3 5 9 17 32 34; do
 		{ printf "\\x$(printf %02x $sel)"; cat "$f"; } >"$WORK/corpus/$sel-$(basename "$f")"
 	done
 done

@@ -3,7 +3,8 @@
 
 GET /apis/discovery.k8s.io/v1/namespaces/NS/endpointslices?labelSelector=kubernetes.io/service-name=SVC
 answers with ROOT/NS/SVC.json, or ROOT/NS/SVC.continue-TOKEN.json when the
-request carries continue=TOKEN. The test swaps those files to change what the
+request carries continue=TOKEN; an InferencePool NAME with ROOT/NS/pool-NAME.json,
+and a pod list (any labelSelector, which the log shows) with ROOT/NS/pods.json. The test swaps those files to change what the
 "cluster" holds. Like the real server it answers 401 with a Status object to a
 wrong bearer token, and it refuses a request without the label selector (the
 real one would return every slice of the namespace, which kvlb must not use).
@@ -20,6 +21,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 PATH_RE = re.compile(r"^/apis/discovery\.k8s\.io/v1/namespaces/([a-z0-9-]+)/endpointslices$")
+POOL_RE = re.compile(r"^/apis/inference\.networking\.x-k8s\.io/v1alpha2/namespaces/([a-z0-9-]+)"
+                     r"/inferencepools/([a-z0-9-]+)$")
+PODS_RE = re.compile(r"^/api/v1/namespaces/([a-z0-9-]+)/pods$")
 SELECTOR_RE = re.compile(r"^kubernetes\.io/service-name=([a-z0-9-]+)$")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_=-]+$")
 
@@ -47,6 +51,15 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(401, f.read())
         url = urlsplit(self.path)
         q = parse_qs(url.query)
+        pool = POOL_RE.match(url.path)
+        if pool:
+            return self.send_file(os.path.join(opts.root, pool.group(1),
+                                               f"pool-{pool.group(2)}.json"))
+        pods = PODS_RE.match(url.path)
+        if pods:
+            if not q.get("labelSelector", [""])[0]:
+                return self.send_json(400, status(400, "BadRequest", "no labelSelector"))
+            return self.send_file(os.path.join(opts.root, pods.group(1), "pods.json"))
         m = PATH_RE.match(url.path)
         if not m:
             return self.send_json(404, status(404, "NotFound", "the server could not find "
@@ -62,7 +75,9 @@ class Handler(BaseHTTPRequestHandler):
             if not TOKEN_RE.match(cont):
                 return self.send_json(400, status(400, "BadRequest", "bad continue token"))
             name += ".continue-" + cont
-        path = os.path.join(opts.root, m.group(1), name + ".json")
+        self.send_file(os.path.join(opts.root, m.group(1), name + ".json"))
+
+    def send_file(self, path):
         try:
             with open(path, "rb") as f:
                 body = f.read()

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "slices.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -42,9 +43,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		o.pod_ifaces = ifaces;
 		o.n_pod_ifaces = 2;
 	}
-	/* Two pages into one result, as a paged list does. */
-	if (disc_parse_page((const char *)data, size, &f, &r, err, sizeof(err)) == 0)
+	if (sel & 32) {
+		char selector[POOL_SELECTOR_LEN];
+		int port;
+
+		/* An InferencePool, then the same bytes as its pods. */
+		if (pool_parse((const char *)data, size, selector, sizeof(selector), &port, err,
+			       sizeof(err)) == 0 &&
+		    (port < 1 || port > 65535 || strchr(selector, '&') || strchr(selector, ' ')))
+			abort();
+		pool_parse_pods_page((const char *)data, size, &f, 8000, &r, err, sizeof(err));
+	} else if (disc_parse_page((const char *)data, size, &f, &r, err, sizeof(err)) == 0) {
+		/* Two pages into one result, as a paged list does. */
 		disc_parse_page((const char *)data, size, &f, &r, err, sizeof(err));
+	}
 	disc_finish(&r);
 	if (disc_render_conf(&o, &r, &text, &skipped, err, sizeof(err)) == 0) {
 		if (!text || (!tmpl && strncmp(text, "# Backends", 10)))

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "pool.h"
 #include "route.h"
 #include "slices.h"
 
@@ -30,10 +31,12 @@
 #define FILE_MAX     (16 << 20) /* kvlbd's own limit on its configuration file */
 #define MAX_PAGES    10000
 #define PAGE_LIMIT   500
+#define POOL_API     "inference.networking.x-k8s.io/v1alpha2"
 
 struct opts {
 	struct api api;
-	const char *ns, *service, *port_name, *node;
+	const char *ns, *name, *port_name, *node;
+	bool pool; /* name is an InferencePool, not a Service */
 	const char *template_path, *output;
 	const char *pid_file;
 	long pid;
@@ -54,7 +57,9 @@ static const struct opt_doc {
 	const char *help;
 } opt_table[] = {
 	{ { "service", required_argument, NULL, 's' }, "NAME",
-	  "the Service whose endpoints become backends (required)" },
+	  "the Service whose endpoints become backends (or --inference-pool)" },
+	{ { "inference-pool", required_argument, NULL, 'I' }, "NAME",
+	  "instead of a Service, the pods an InferencePool (" POOL_API ") selects" },
 	{ { "namespace", required_argument, NULL, 'N' }, "NS",
 	  "its namespace (default: the pod's own, from the service account)" },
 	{ { "port-name", required_argument, NULL, 'p' }, "NAME",
@@ -104,13 +109,15 @@ static void usage(FILE *f)
 	size_t i;
 
 	fprintf(f,
-		"Usage: kvlb-discover --service NAME --vip ADDR:PORT --output FILE [OPTIONS]\n"
+		"Usage: kvlb-discover (--service NAME | --inference-pool NAME) --vip ADDR:PORT\n"
+		"                     --output FILE [OPTIONS]\n"
 		"\n"
-		"Keeps kvlbd's backends equal to the ready endpoints of a Kubernetes Service.\n"
-		"Lists the Service's EndpointSlices (discovery.k8s.io/v1) from the API server,\n"
-		"writes the configuration file (the template, then one 'vip' line per family\n"
-		"and one 'backend' line per ready endpoint), replacing it atomically, and sends\n"
-		"kvlbd SIGHUP only when the content changed.\n"
+		"Keeps kvlbd's backends equal to the ready endpoints of a Kubernetes Service\n"
+		"(its EndpointSlices, discovery.k8s.io/v1) or of an InferencePool of the Gateway\n"
+		"API Inference Extension (the pods it selects), read from the API server. Writes\n"
+		"the configuration file (the template, then one 'vip' line per family and one\n"
+		"'backend' line per ready endpoint), replacing it atomically, and sends kvlbd\n"
+		"SIGHUP only when the content changed.\n"
 		"\n"
 		"Options:\n");
 	for (i = 0; i < N_OPTS; i++) {
@@ -278,7 +285,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			o->service = optarg;
+		case 'I':
+			if (o->name) {
+				fprintf(stderr, "kvlb-discover: give one --service or "
+						"--inference-pool\n");
+				return -1;
+			}
+			o->name = optarg;
+			o->pool = c == 'I';
 			break;
 		case 'N':
 			o->ns = optarg;
@@ -398,9 +412,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "kvlb-discover: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	if (!o->service || !o->output || (!o->has_vip4 && !o->has_vip6)) {
-		fprintf(stderr, "kvlb-discover: --service, --vip and --output are required; "
-				"see --help\n");
+	if (!o->name || !o->output || (!o->has_vip4 && !o->has_vip6)) {
+		fprintf(stderr, "kvlb-discover: --service or --inference-pool, --vip and "
+				"--output are required; see --help\n");
+		return -1;
+	}
+	if (o->pool && o->port_name) {
+		fprintf(stderr, "kvlb-discover: the InferencePool names the port; drop "
+				"--port-name\n");
 		return -1;
 	}
 	if (!o->ns && default_namespace(o)) {
@@ -409,9 +428,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	/* These go into the request path, so they are checked, not escaped. */
-	if (!dns_label(o->ns, 63) || !dns_label(o->service, 63)) {
-		fprintf(stderr, "kvlb-discover: namespace and service must be DNS labels "
-				"(a-z, 0-9, '-', at most 63)\n");
+	if (!dns_label(o->ns, 63) || !dns_label(o->name, 63)) {
+		fprintf(stderr, "kvlb-discover: namespace, service and pool names must be DNS "
+				"labels (a-z, 0-9, '-', at most 63)\n");
 		return -1;
 	}
 	if (o->port_name && !dns_label(o->port_name, 63)) {
@@ -439,7 +458,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "kvlb-discover: --api-server must be an https:// URL\n");
 		return -1;
 	}
-	snprintf(o->source, sizeof(o->source), "service %s/%s", o->ns, o->service);
+	snprintf(o->source, sizeof(o->source), "%s %s/%s", o->pool ? "InferencePool" : "service",
+		 o->ns, o->name);
 	o->render.source = o->source;
 	o->render.vip4 = o->has_vip4 ? &o->vip4 : NULL;
 	o->render.vip6 = o->has_vip6 ? &o->vip6 : NULL;
@@ -447,10 +467,32 @@ static int parse_args(int argc, char **argv, struct opts *o)
 }
 
 /* List every page of the Service's slices. */
-static int list_slices(const struct opts *o, struct disc_result *r, char *err, size_t errlen)
+static char *escape(const char *s)
+{
+	CURL *c = curl_easy_init();
+	char *e = c ? curl_easy_escape(c, s, 0) : NULL;
+
+	if (c)
+		curl_easy_cleanup(c);
+	return e;
+}
+
+typedef int (*page_fn)(const char *json, size_t len, const struct disc_filter *f, int port,
+		       struct disc_result *r, char *err, size_t errlen);
+
+static int slices_page(const char *json, size_t len, const struct disc_filter *f, int port,
+		       struct disc_result *r, char *err, size_t errlen)
+{
+	(void)port;
+	return disc_parse_page(json, len, f, r, err, errlen);
+}
+
+/* GET base (a path with its query) page by page, following continue tokens. */
+static int list_all(const struct opts *o, const char *base, const char *what, page_fn parse,
+		    int port, struct disc_result *r, char *err, size_t errlen)
 {
 	const struct disc_filter f = {.port_name = o->port_name, .node = o->node};
-	char path[2048], perr[512];
+	char path[3072], perr[512];
 	int page;
 
 	for (page = 0; page < MAX_PAGES; page++) {
@@ -458,22 +500,12 @@ static int list_slices(const struct opts *o, struct disc_result *r, char *err, s
 		size_t len;
 		int n, rc;
 
-		if (r->cont[0]) {
-			CURL *c = curl_easy_init();
-
-			cont = c ? curl_easy_escape(c, r->cont, 0) : NULL;
-			if (c)
-				curl_easy_cleanup(c);
-			if (!cont) {
-				snprintf(err, errlen, "out of memory");
-				return -1;
-			}
+		if (r->cont[0] && !(cont = escape(r->cont))) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
 		}
-		n = snprintf(path, sizeof(path),
-			     "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices"
-			     "?labelSelector=kubernetes.io%%2Fservice-name%%3D%s&limit=%d%s%s",
-			     o->ns, o->service, PAGE_LIMIT, cont ? "&continue=" : "",
-			     cont ? cont : "");
+		n = snprintf(path, sizeof(path), "%s&limit=%d%s%s", base, PAGE_LIMIT,
+			     cont ? "&continue=" : "", cont ? cont : "");
 		curl_free(cont);
 		if (n < 0 || (size_t)n >= sizeof(path)) {
 			snprintf(err, errlen, "continue token too long");
@@ -481,11 +513,10 @@ static int list_slices(const struct opts *o, struct disc_result *r, char *err, s
 		}
 		if (api_get(&o->api, path, &body, &len, err, errlen))
 			return -1;
-		rc = disc_parse_page(body, len, &f, r, perr, sizeof(perr));
+		rc = parse(body, len, &f, port, r, perr, sizeof(perr));
 		free(body);
 		if (rc) {
-			snprintf(err, errlen, "EndpointSlices of %s/%s: %s", o->ns, o->service,
-				 perr);
+			snprintf(err, errlen, "%s of %s/%s: %s", what, o->ns, o->name, perr);
 			return -1;
 		}
 		if (!r->cont[0]) {
@@ -493,8 +524,43 @@ static int list_slices(const struct opts *o, struct disc_result *r, char *err, s
 			return 0;
 		}
 	}
-	snprintf(err, errlen, "more than %d pages of EndpointSlices", MAX_PAGES);
+	snprintf(err, errlen, "more than %d pages of %s", MAX_PAGES, what);
 	return -1;
+}
+
+/* The backends: the Service's EndpointSlices, or the pods an InferencePool selects. */
+static int list_backends(const struct opts *o, struct disc_result *r, char *err, size_t errlen)
+{
+	char path[2048], sel[POOL_SELECTOR_LEN], perr[512], *body, *esc;
+	size_t len;
+	int port, rc;
+
+	if (!o->pool) {
+		snprintf(path, sizeof(path),
+			 "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices"
+			 "?labelSelector=kubernetes.io%%2Fservice-name%%3D%s",
+			 o->ns, o->name);
+		return list_all(o, path, "EndpointSlices", slices_page, 0, r, err, errlen);
+	}
+	snprintf(path, sizeof(path), "/apis/%s/namespaces/%s/inferencepools/%s", POOL_API, o->ns,
+		 o->name);
+	if (api_get(&o->api, path, &body, &len, err, errlen))
+		return -1;
+	rc = pool_parse(body, len, sel, sizeof(sel), &port, perr, sizeof(perr));
+	free(body);
+	if (rc) {
+		snprintf(err, errlen, "InferencePool %s/%s: %s", o->ns, o->name, perr);
+		return -1;
+	}
+	esc = escape(sel);
+	if (!esc) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", o->ns, esc);
+	curl_free(esc);
+	return list_all(o, path, "pods of InferencePool", pool_parse_pods_page, port, r, err,
+			errlen);
 }
 
 static int ifname_cmp(const void *a, const void *b)
@@ -632,7 +698,7 @@ static int sync_once(const struct opts *o, char *err, size_t errlen)
 		}
 		rd.template_text = tmpl;
 	}
-	if (list_slices(o, &r, err, errlen))
+	if (list_backends(o, &r, err, errlen))
 		goto out;
 	if (o->ifaces_from_routes) {
 		ifaces = backend_ifaces(o, &r, &rd.n_pod_ifaces, &unrouted);

@@ -49,7 +49,7 @@ static const char *get_str(json_t *obj, const char *key, int *bad)
 	return json_string_value(v);
 }
 
-static int push(struct disc_result *r, const struct kvlb_endpoint *ep, char *err, size_t errlen)
+int disc_add(struct disc_result *r, const struct kvlb_endpoint *ep, char *err, size_t errlen)
 {
 	if (r->n == r->cap) {
 		int cap = r->cap ? r->cap * 2 : 64;
@@ -190,7 +190,7 @@ static int parse_endpoint(json_t *e, size_t i, const char *sname, int family, in
 		return 0;
 	}
 	ep.port = (__u16)port;
-	return push(r, &ep, err, errlen);
+	return disc_add(r, &ep, err, errlen);
 }
 
 static int parse_slice(json_t *s, size_t idx, const struct disc_filter *f, struct disc_result *r,

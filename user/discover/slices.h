@@ -36,6 +36,8 @@ struct disc_result {
  */
 int disc_parse_page(const char *json, size_t len, const struct disc_filter *f,
 		    struct disc_result *r, char *err, size_t errlen);
+/* Append one backend; -1 with a reason in err when out of room or memory. */
+int disc_add(struct disc_result *r, const struct kvlb_endpoint *ep, char *err, size_t errlen);
 /* Sort and drop duplicates (an address may sit in two slices while a slice moves). */
 void disc_finish(struct disc_result *r);
 void disc_result_free(struct disc_result *r);
