@@ -290,7 +290,66 @@ check_e2e() {
 	else
 		fail "$name" "12 distinct conversations all went to$pods"
 	fi
+	check_netem
 	e2e_cleanup
+}
+
+# ---------------------------------------------------------------- under netem
+
+NETEM="loss 5% delay 2ms 1ms reorder 25% 50% duplicate 3%"
+NETEM_N=40
+
+# netem_run LABEL: NETEM_N downloads of the pods' 64 KiB blobs through the
+# VIP, 8 at a time, each bounded in time; all must arrive byte-exact.
+netem_run() {
+	local label=$1 dir=/tmp/netem-$1 k ok=0 s pids=()
+	mkdir -p "$dir"
+	for ((k = 0; k < NETEM_N; k++)); do
+		ip netns exec "$E2E-client" timeout 60 wget -q -O "$dir/$k" http://192.0.2.10/blob &
+		pids+=($!)
+		if [ ${#pids[@]} -eq 8 ]; then wait "${pids[@]}"; pids=(); fi
+	done
+	[ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
+	for ((k = 0; k < NETEM_N; k++)); do
+		s=$(sha256sum <"$dir/$k" 2>/dev/null | cut -d' ' -f1)
+		[[ -n $s && $'\n'$(cat /tmp/blob.sha)$'\n' == *$'\n'$s$'\n'* ]] && ok=$((ok + 1))
+	done
+	if [ $ok -eq $NETEM_N ]; then
+		pass "kvlbd under netem, $label ($ok of $NETEM_N downloads byte-exact; $NETEM)"
+	else
+		fail "kvlbd under netem, $label" "$ok of $NETEM_N downloads byte-exact"
+	fi
+}
+
+# Loss, reordering, duplication and delay on the client's side (what it
+# sends, and what the node sends it), then on the pods' side.
+check_netem() {
+	local i
+	: >/tmp/blob.sha
+	for ((i = 1; i <= NPODS; i++)); do
+		head -c 65536 /dev/urandom >"/tmp/www$i/blob"
+		sha256sum <"/tmp/www$i/blob" | cut -d' ' -f1 >>/tmp/blob.sha
+	done
+	if ! ip netns exec "$E2E-client" tc qdisc add dev c0 root netem $NETEM 2>/tmp/netem.err; then
+		fail "kvlbd under netem" "tc netem: $(cat /tmp/netem.err)"
+		return
+	fi
+	ip netns exec "$E2E-node" tc qdisc add dev up0 root netem $NETEM
+	netem_run client-side
+	# The impairment must have been real: netem counts what it dropped.
+	local st
+	st=$(ip netns exec "$E2E-client" tc -s qdisc show dev c0)
+	if [[ $st =~ dropped\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
+		pass "netem dropped packets on the client side (${BASH_REMATCH[1]})"
+	else
+		fail "netem dropped packets on the client side" "$(tr '\n' ' ' <<<"$st")"
+	fi
+	ip netns exec "$E2E-client" tc qdisc del dev c0 root
+	ip netns exec "$E2E-node" tc qdisc del dev up0 root
+	for ((i = 1; i <= NPODS; i++)); do
+		ip netns exec "$E2E-pod$i" tc qdisc add dev eth0 root netem $NETEM
+	done
+	netem_run pod-side
 }
 
 # ---------------------------------------------------------------- main
