@@ -32,3 +32,22 @@ need_root() {
 ensure_bpffs() {
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 }
+
+# run_unit NAME BIN [ARGS...]: run a unit-test binary that prints its own
+# PASS/FAIL lines; an exit without a FAIL line (a sanitizer report, a crash)
+# is reported as a failure of NAME. Returns the binary's status.
+run_unit() {
+	local name=$1 bin=$2 out status
+	shift 2
+	if [ ! -x "$bin" ]; then
+		fail "$name" "$bin is not built (make $bin)"
+		return 1
+	fi
+	out=$("$bin" "$@" 2>&1)
+	status=$?
+	printf '%s\n' "$out"
+	if [ $status -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+		fail "$name" "exited $status (sanitizer report or crash?)"
+	fi
+	return $status
+}

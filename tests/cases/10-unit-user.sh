@@ -5,20 +5,7 @@
 
 rc=0
 for t in test_maglev test_endpoint; do
-	bin=$KVLB_BUILD/tests/$t
-	if [ ! -x "$bin" ]; then
-		fail "$t" "$bin is not built (run make $bin)"
-		rc=1
-		continue
-	fi
-	out=$("$bin" 2>&1)
-	status=$?
-	printf '%s\n' "$out"
-	if [ $status -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
-		# A sanitizer report or crash ends the binary without a FAIL line.
-		fail "$t" "exited $status"
-	fi
-	[ $status -eq 0 ] || rc=1
+	run_unit "$t" "$KVLB_BUILD/tests/$t" || rc=1
 done
 # A short, seeded libFuzzer run of the endpoint parser (the long one is make fuzz).
 fz=$KVLB_BUILD/tests/fuzz_endpoint

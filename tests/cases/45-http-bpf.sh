@@ -14,10 +14,4 @@ for f in "$bin" "$obj"; do
 		exit 1
 	fi
 done
-out=$("$bin" "$obj" 2>&1)
-status=$?
-printf '%s\n' "$out"
-if [ $status -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
-	fail http-bpf "exited $status"
-fi
-exit $status
+run_unit http-bpf "$bin" "$obj"

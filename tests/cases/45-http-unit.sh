@@ -6,19 +6,6 @@
 
 rc=0
 for t in test_http test_choose; do
-	bin=$KVLB_BUILD/tests/$t
-	if [ ! -x "$bin" ]; then
-		fail "$t" "$bin is not built (make $bin)"
-		rc=1
-		continue
-	fi
-	out=$("$bin" 2>&1)
-	status=$?
-	printf '%s\n' "$out"
-	if [ $status -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
-		# A sanitizer report or crash ends the binary without a FAIL line.
-		fail "$t" "exited $status"
-	fi
-	[ $status -eq 0 ] || rc=1
+	run_unit "$t" "$KVLB_BUILD/tests/$t" || rc=1
 done
 exit $rc

@@ -6,18 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 rc=0
-bin=$KVLB_BUILD/tests/test_prom
-if [ ! -x "$bin" ]; then
-	fail prom-unit "$bin is not built (make $bin)"
-	exit 1
-fi
-out=$("$bin" "$KVLB_TOP/tests/prom/samples" 2>&1)
-status=$?
-printf '%s\n' "$out"
-if [ $status -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
-	fail prom-unit "exited $status (sanitizer report or crash)"
-fi
-[ $status -eq 0 ] || rc=1
+run_unit prom-unit "$KVLB_BUILD/tests/test_prom" "$KVLB_TOP/tests/prom/samples" || rc=1
 
 fuzz=$KVLB_BUILD/tests/fuzz_prom
 if [ ! -x "$fuzz" ]; then
