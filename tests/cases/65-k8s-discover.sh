@@ -241,8 +241,36 @@ kill -TERM $DPID
 wait $DPID
 rc=$?
 check loop_sigterm_exit_0 [ $rc -eq 0 ]
+# --- --watch: a change arrives through the watch, long before any resync -----
+serve vllm-v1.json
+cp "$WORK/all.conf" "$WORK/watch.conf"
+h0=$(hups)
+"$DISC" --api-server "$API" --token-file "$WORK/token" --ca-file "$WORK/ca.crt" \
+	--namespace llm --service vllm --port-name http --vip $V4 --vip $V6 \
+	--template "$WORK/template" --output "$WORK/watch.conf" --watch --interval 600000 \
+	--kvlbd-pid-file "$WORK/kvlbd.pid" 2>"$WORK/watch.err" &
+WPID=$!
+PIDS+=($WPID)
+rv1=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["metadata"]["resourceVersion"])' "$REC/vllm-v1.json")
+rv2=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["metadata"]["resourceVersion"])' "$REC/vllm-v2.json")
+wait_for 10 grep -q "watch=1&resourceVersion=$rv1&" "$WORK/api.log"
+check watch_from_list_version [ $? -eq 0 ]
+check watch_unchanged_no_signal [ "$(hups)" = "$h0" ]
+serve vllm-v2.json
+wait_for 20 grep -q '^backend 203.0.113.13:8000' "$WORK/watch.conf"
+check watch_change_written [ $? -eq 0 ]
+expect_same watch_change_content "$WORK/watch.conf" "$REC/vllm-v2.json" --port-name http
+wait_for 10 grep -q "watch=1&resourceVersion=$rv2&" "$WORK/api.log"
+check watch_again_from_new_version [ $? -eq 0 ]
+wait_for 10 test "$(hups)" -ge $((h0 + 1))
+check watch_one_signal [ "$(hups)" = $((h0 + 1)) ]
+# SIGTERM ends a watch that is waiting on the server.
+kill -TERM $WPID
+wait $WPID
+check watch_sigterm_exit_0 [ $? -eq 0 ]
+
 if grep -q 'Sanitizer' "$WORK/run.err" "$WORK/err" "$WORK/err.bad" "$WORK/err.token" \
-	"$WORK/err.pool" "$WORK/err.badpool" 2>/dev/null; then
+	"$WORK/err.pool" "$WORK/err.badpool" "$WORK/watch.err" 2>/dev/null; then
 	fail sanitizers "$(grep -h -m3 Sanitizer "$WORK"/*err* "$WORK/run.err")"
 else
 	pass sanitizers_quiet

@@ -4,7 +4,10 @@
 GET /apis/discovery.k8s.io/v1/namespaces/NS/endpointslices?labelSelector=kubernetes.io/service-name=SVC
 answers with ROOT/NS/SVC.json, or ROOT/NS/SVC.continue-TOKEN.json when the
 request carries continue=TOKEN; an InferencePool NAME with ROOT/NS/pool-NAME.json,
-and a pod list (any labelSelector, which the log shows) with ROOT/NS/pods.json. The test swaps those files to change what the
+and a pod list (any labelSelector, which the log shows) with ROOT/NS/pods.json.
+With watch=1 (and a resourceVersion) a list request is held until the file it
+would answer with changes, then one MODIFIED event is sent, or until
+timeoutSeconds pass. The test swaps those files to change what the
 "cluster" holds. Like the real server it answers 401 with a Status object to a
 wrong bearer token, and it refuses a request without the label selector (the
 real one would return every slice of the namespace, which kvlb must not use).
@@ -17,7 +20,8 @@ import os
 import re
 import ssl
 import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 PATH_RE = re.compile(r"^/apis/discovery\.k8s\.io/v1/namespaces/([a-z0-9-]+)/endpointslices$")
@@ -59,7 +63,7 @@ class Handler(BaseHTTPRequestHandler):
         if pods:
             if not q.get("labelSelector", [""])[0]:
                 return self.send_json(400, status(400, "BadRequest", "no labelSelector"))
-            return self.send_file(os.path.join(opts.root, pods.group(1), "pods.json"))
+            return self.send_file(os.path.join(opts.root, pods.group(1), "pods.json"), q)
         m = PATH_RE.match(url.path)
         if not m:
             return self.send_json(404, status(404, "NotFound", "the server could not find "
@@ -75,15 +79,42 @@ class Handler(BaseHTTPRequestHandler):
             if not TOKEN_RE.match(cont):
                 return self.send_json(400, status(400, "BadRequest", "bad continue token"))
             name += ".continue-" + cont
-        self.send_file(os.path.join(opts.root, m.group(1), name + ".json"))
+        self.send_file(os.path.join(opts.root, m.group(1), name + ".json"), q)
 
-    def send_file(self, path):
+    def send_file(self, path, q=None):
+        if q and q.get("watch") == ["1"]:
+            return self.watch(path, q)
         try:
             with open(path, "rb") as f:
                 body = f.read()
         except FileNotFoundError:
             return self.send_json(404, status(404, "NotFound", f"no recording {path}"))
         self.send_json(200, body)
+
+    def watch(self, path, q):
+        """Like the API server's watch: one event when the recording changes."""
+        if not q.get("resourceVersion", [""])[0]:
+            return self.send_json(400, status(400, "BadRequest", "watch needs resourceVersion"))
+        timeout = min(int(q.get("timeoutSeconds", ["30"])[0]), 60)
+        def content():
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return b""
+        start = content()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if content() != start:
+                self.wfile.write(b'{"type":"MODIFIED","object":{}}\n')
+                self.wfile.flush()
+                return
+            time.sleep(0.05)
 
     def authorized(self):
         return self.headers.get("Authorization") == "Bearer " + self.server.opts.token
@@ -103,7 +134,8 @@ def main():
     ap.add_argument("--log", required=True)
     opts = ap.parse_args()
 
-    srv = HTTPServer(("127.0.0.1", 0), Handler)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(opts.cert, opts.key)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)

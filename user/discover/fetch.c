@@ -184,3 +184,110 @@ out:
 	curl_easy_cleanup(c);
 	return rc;
 }
+
+struct watch_ctx {
+	CURL *c;
+	const sigset_t *stop;
+	bool event;
+	struct buf body; /* of a refused watch, for its message */
+};
+
+static size_t on_watch_data(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct watch_ctx *w = user;
+	long status = 0;
+
+	curl_easy_getinfo(w->c, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200) {
+		/* The first byte of an event is all kvlb needs: it lists again. */
+		w->event = true;
+		return 0;
+	}
+	return on_data(data, size, nmemb, &w->body);
+}
+
+static int on_watch_progress(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	const struct watch_ctx *w = user;
+	sigset_t pending;
+	int i;
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	if (sigpending(&pending))
+		return 0;
+	for (i = 1; i < NSIG; i++)
+		if (sigismember(w->stop, i) == 1 && sigismember(&pending, i) == 1)
+			return 1;
+	return 0;
+}
+
+int api_watch(const struct api *a, const char *path, long timeout_s, const sigset_t *stop,
+	      char *err, size_t errlen)
+{
+	static char tok[TOKEN_MAX + 1];
+	char url[4096], hdr[TOKEN_MAX + 64], msg[320], cerr[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
+	struct watch_ctx w = {.stop = stop};
+	long status = 0;
+	CURLcode cc;
+	int rc = -1;
+
+	if (read_token(a->token_file, tok, sizeof(tok), err, errlen))
+		return -1;
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", a->server, path) >= sizeof(url))
+		return ferr(err, errlen, "watch URL longer than %zu bytes", sizeof(url) - 1);
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", tok);
+	w.c = curl_easy_init();
+	if (!w.c)
+		return ferr(err, errlen, "cannot initialise libcurl");
+	hdrs = curl_slist_append(hdrs, hdr);
+	hdrs = hdrs ? curl_slist_append(hdrs, "Accept: application/json") : NULL;
+	if (!hdrs) {
+		ferr(err, errlen, "out of memory");
+		goto out;
+	}
+	curl_easy_setopt(w.c, CURLOPT_URL, url);
+	curl_easy_setopt(w.c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(w.c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(w.c, CURLOPT_HTTPHEADER, hdrs);
+	if (a->ca_file)
+		curl_easy_setopt(w.c, CURLOPT_CAINFO, a->ca_file);
+	curl_easy_setopt(w.c, CURLOPT_CONNECTTIMEOUT_MS, a->timeout_ms);
+	/* The server ends the watch after timeout_s; this only catches a dead peer. */
+	curl_easy_setopt(w.c, CURLOPT_TIMEOUT_MS, timeout_s * 1000 + a->timeout_ms);
+	curl_easy_setopt(w.c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(w.c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(w.c, CURLOPT_WRITEFUNCTION, on_watch_data);
+	curl_easy_setopt(w.c, CURLOPT_WRITEDATA, &w);
+	curl_easy_setopt(w.c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(w.c, CURLOPT_XFERINFOFUNCTION, on_watch_progress);
+	curl_easy_setopt(w.c, CURLOPT_XFERINFODATA, &w);
+	curl_easy_setopt(w.c, CURLOPT_USERAGENT, "kvlb-discover");
+
+	cc = curl_easy_perform(w.c);
+	if (w.event) {
+		rc = 1;
+		goto out;
+	}
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		rc = 2;
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		ferr(err, errlen, "watch %s: %s", url, cerr[0] ? cerr : curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(w.c, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200 || status == 410) {
+		/* Ended quietly, or the version is too old to watch from: list again. */
+		rc = 0;
+		goto out;
+	}
+	status_message(w.body.p ? w.body.p : "", w.body.len, msg, sizeof(msg));
+	ferr(err, errlen, "watch %s: HTTP %ld%s", url, status, msg);
+out:
+	free(w.body.p);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(w.c);
+	return rc;
+}

@@ -3,6 +3,7 @@
 #ifndef KVLB_DISCOVER_FETCH_H
 #define KVLB_DISCOVER_FETCH_H
 
+#include <signal.h>
 #include <stddef.h>
 
 struct api {
@@ -19,5 +20,15 @@ struct api {
  */
 int api_get(const struct api *a, const char *path, char **body, size_t *len, char *err,
 	    size_t errlen);
+
+/*
+ * Watch server + path (a list path with watch=1 and a resourceVersion) until
+ * the first event, the server ending the watch after timeout_s, or a signal
+ * of stop becoming pending. Returns 1 on an event, 0 when the watch ended
+ * without one (list again either way), 2 on a stop signal, -1 with a reason
+ * in err on failure.
+ */
+int api_watch(const struct api *a, const char *path, long timeout_s, const sigset_t *stop,
+	      char *err, size_t errlen);
 
 #endif

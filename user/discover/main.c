@@ -41,7 +41,7 @@ struct opts {
 	const char *pid_file;
 	long pid;
 	struct kvlb_endpoint vip4, vip6;
-	bool has_vip4, has_vip6, once, verbose, ifaces_from_routes;
+	bool has_vip4, has_vip6, once, verbose, ifaces_from_routes, watch;
 	long interval_ms;
 	struct disc_render render;
 	char api_server[512];
@@ -85,10 +85,12 @@ static const struct opt_doc {
 	{ { "kvlbd-pid-file", required_argument, NULL, 'f' }, "FILE",
 	  "send SIGHUP to the pid in FILE after a change" },
 	{ { "kvlbd-pid", required_argument, NULL, 'H' }, "PID", "send SIGHUP to PID after a change" },
+	{ { "watch", no_argument, NULL, 'e' }, NULL,
+	  "between syncs, watch the API server and sync as soon as something changes" },
 	{ { "once", no_argument, NULL, '1' }, NULL,
 	  "sync once and exit (status 1 if it failed)" },
 	{ { "interval", required_argument, NULL, 'i' }, "MS",
-	  "time between syncs (default 1000)" },
+	  "time between syncs (default 1000); with --watch, the most between lists" },
 	{ { "api-server", required_argument, NULL, 'A' }, "URL",
 	  "API server (default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)" },
 	{ { "token-file", required_argument, NULL, 'T' }, "FILE",
@@ -139,6 +141,10 @@ static void usage(FILE *f)
 	    "  left out. FQDN slices are ignored. Endpoints that stop being ready or start\n"
 	    "  terminating disappear from the file; kvlbd then sends them no new\n"
 	    "  connections while connections already bound to them finish.\n"
+	    "  With --inference-pool, the pool's spec.selector picks the pods and its\n"
+	    "  spec.targetPortNumber is the port; a pod is a backend when it is Running,\n"
+	    "  its Ready condition is True and it is not being deleted, with every address\n"
+	    "  of status.podIPs.\n"
 	    "\n"
 	    "POD INTERFACES\n"
 	    "  With --pod-ifaces-from-routes, the interface the node's routing table sends\n"
@@ -153,7 +159,9 @@ static void usage(FILE *f)
 	    "\n"
 	    "PERMISSIONS\n"
 	    "  The service account needs 'list' on endpointslices.discovery.k8s.io in the\n"
-	    "  namespace. Signalling kvlbd needs the same user or CAP_KILL.\n"
+	    "  namespace ('watch' too with --watch); with --inference-pool, 'get' on\n"
+	    "  inferencepools and 'list' (and 'watch') on pods instead. Signalling kvlbd\n"
+	    "  needs the same user or CAP_KILL.\n"
 	    "\n"
 	    "EXIT STATUS\n"
 	    "  0 success (or stopped by SIGTERM/SIGINT), 1 a --once sync failed,\n"
@@ -163,7 +171,8 @@ static void usage(FILE *f)
 	    "  kvlb-discover --service vllm --namespace llm --port-name http \\\n"
 	    "      --vip 192.0.2.10:80 --mode http --node \"$NODE_NAME\" \\\n"
 	    "      --template /etc/kvlb/kvlb.conf.in --output /run/kvlb/kvlb.conf \\\n"
-	    "      --metrics-path /metrics --server vllm --kvlbd-pid-file /run/kvlb/kvlbd.pid\n");
+	    "      --metrics-path /metrics --server vllm --kvlbd-pid-file /run/kvlb/kvlbd.pid \\\n"
+	    "      --pod-ifaces-from-routes --watch --interval 60000\n");
 }
 
 static void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -377,6 +386,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case '1':
 			o->once = true;
 			break;
+		case 'e':
+			o->watch = true;
+			break;
 		case 'i':
 			if (parse_num("interval", optarg, 10, 3600000, &o->interval_ms))
 				return -1;
@@ -529,20 +541,21 @@ static int list_all(const struct opts *o, const char *base, const char *what, pa
 }
 
 /* The backends: the Service's EndpointSlices, or the pods an InferencePool selects. */
-static int list_backends(const struct opts *o, struct disc_result *r, char *err, size_t errlen)
+static int list_backends(const struct opts *o, struct disc_result *r, char *path, size_t pathlen,
+			 char *err, size_t errlen)
 {
-	char path[2048], sel[POOL_SELECTOR_LEN], perr[512], *body, *esc;
+	char sel[POOL_SELECTOR_LEN], perr[512], *body, *esc;
 	size_t len;
 	int port, rc;
 
 	if (!o->pool) {
-		snprintf(path, sizeof(path),
+		snprintf(path, pathlen,
 			 "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices"
 			 "?labelSelector=kubernetes.io%%2Fservice-name%%3D%s",
 			 o->ns, o->name);
 		return list_all(o, path, "EndpointSlices", slices_page, 0, r, err, errlen);
 	}
-	snprintf(path, sizeof(path), "/apis/%s/namespaces/%s/inferencepools/%s", POOL_API, o->ns,
+	snprintf(path, pathlen, "/apis/%s/namespaces/%s/inferencepools/%s", POOL_API, o->ns,
 		 o->name);
 	if (api_get(&o->api, path, &body, &len, err, errlen))
 		return -1;
@@ -557,7 +570,7 @@ static int list_backends(const struct opts *o, struct disc_result *r, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", o->ns, esc);
+	snprintf(path, pathlen, "/api/v1/namespaces/%s/pods?labelSelector=%s", o->ns, esc);
 	curl_free(esc);
 	return list_all(o, path, "pods of InferencePool", pool_parse_pods_page, port, r, err,
 			errlen);
@@ -681,8 +694,19 @@ static void signal_kvlbd(const struct opts *o)
 		logm("sent SIGHUP to kvlbd (pid %ld)", pid);
 }
 
-static int sync_once(const struct opts *o, char *err, size_t errlen)
+/* How long one watch lasts: about one resync interval. */
+static long watch_seconds(const struct opts *o)
 {
+	return o->interval_ms < 2000 ? 1 : o->interval_ms / 1000;
+}
+
+/*
+ * One sync. With watch non-NULL, also leaves there the path to watch for the
+ * next change (empty when the list carried no resourceVersion).
+ */
+static int sync_once(const struct opts *o, char *watch, size_t wlen, char *err, size_t errlen)
+{
+	char base[2048];
 	struct disc_result r = {};
 	struct disc_render rd = o->render;
 	char *tmpl = NULL, *text = NULL, *old;
@@ -698,8 +722,19 @@ static int sync_once(const struct opts *o, char *err, size_t errlen)
 		}
 		rd.template_text = tmpl;
 	}
-	if (list_backends(o, &r, err, errlen))
+	if (watch)
+		watch[0] = '\0';
+	if (list_backends(o, &r, base, sizeof(base), err, errlen))
 		goto out;
+	if (watch && r.resource_version[0]) {
+		char *rv = escape(r.resource_version);
+
+		if (!rv || (size_t)snprintf(watch, wlen,
+					    "%s&watch=1&resourceVersion=%s&timeoutSeconds=%ld",
+					    base, rv, watch_seconds(o)) >= wlen)
+			watch[0] = '\0';
+		curl_free(rv);
+	}
 	if (o->ifaces_from_routes) {
 		ifaces = backend_ifaces(o, &r, &rd.n_pod_ifaces, &unrouted);
 		if (!ifaces) {
@@ -747,7 +782,7 @@ out:
 int main(int argc, char **argv)
 {
 	struct opts o = {};
-	char err[1024], last_err[1024] = "";
+	char err[1024], last_err[1024] = "", watch[4096];
 	struct timespec ts;
 	sigset_t stop;
 
@@ -758,7 +793,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (o.once) {
-		int rc = sync_once(&o, err, sizeof(err));
+		int rc = sync_once(&o, NULL, 0, err, sizeof(err));
 
 		if (rc)
 			logm("error: %s", err);
@@ -773,11 +808,23 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &stop, NULL);
 	ts.tv_sec = o.interval_ms / 1000;
 	ts.tv_nsec = (o.interval_ms % 1000) * 1000000;
-	logm("watching %s every %ld ms", o.source, o.interval_ms);
+	logm("following %s: %s, resync every %ld ms", o.source,
+	     o.watch ? "watching for changes" : "polling", o.interval_ms);
 	for (;;) {
-		int sig;
+		int sig, ok = !sync_once(&o, watch, sizeof(watch), err, sizeof(err));
 
-		if (sync_once(&o, err, sizeof(err))) {
+		if (ok && o.watch && watch[0]) {
+			/* The watch ends at the first change, or after about one interval. */
+			int w =
+			    api_watch(&o.api, watch, watch_seconds(&o), &stop, err, sizeof(err));
+
+			if (w == 2)
+				break;
+			if (w >= 0)
+				continue;
+			ok = 0;
+		}
+		if (!ok) {
 			/* Repeat a failure only when it changes, not once per interval. */
 			if (strcmp(err, last_err))
 				logm("error: %s (file left as it was; retrying)", err);
