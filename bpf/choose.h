@@ -20,10 +20,10 @@
 static __always_inline struct kvlb_vip *lookup_vip(const struct kvlb_flow_key *k)
 {
 	struct kvlb_vip_key vk = {
-		.addr = k->dst,
-		.port = k->dport,
-		.proto = k->proto,
-		.family = k->family,
+	    .addr = k->dst,
+	    .port = k->dport,
+	    .proto = k->proto,
+	    .family = k->family,
 	};
 
 	return bpf_map_lookup_elem(&kvlb_vips, &vk);

@@ -23,7 +23,7 @@
 #define ETH_P_8021AD 0x88A8
 #endif
 
-#define IP_MF     0x2000
+#define IP_MF	  0x2000
 #define IP_OFFSET 0x1fff
 
 /* Most VLAN tags kvlb looks through (QinQ). */

@@ -19,7 +19,7 @@ static __always_inline __u16 csum_fold32(__u32 c)
 /* Replace one 16-bit word covered by *check. */
 static __always_inline void csum_replace2(__sum16 *check, __u16 old, __u16 new)
 {
-	__u32 c = (__u16)~*check;
+	__u32 c = (__u16) ~*check;
 
 	c += (__u16)~old;
 	c += new;
@@ -29,10 +29,10 @@ static __always_inline void csum_replace2(__sum16 *check, __u16 old, __u16 new)
 /* Replace one 32-bit word covered by *check. */
 static __always_inline void csum_replace4(__sum16 *check, __u32 old, __u32 new)
 {
-	__u32 c = (__u16)~*check;
+	__u32 c = (__u16) ~*check;
 
-	c += (__u16)~(old & 0xffff);
-	c += (__u16)~(old >> 16);
+	c += (__u16) ~(old & 0xffff);
+	c += (__u16) ~(old >> 16);
 	c += new & 0xffff;
 	c += new >> 16;
 	*check = ~csum_fold32(c);
@@ -41,13 +41,13 @@ static __always_inline void csum_replace4(__sum16 *check, __u32 old, __u32 new)
 /* Replace a 16-byte IPv6 address covered by *check. */
 static __always_inline void csum_replace16(__sum16 *check, const __u32 *old, const __u32 *new)
 {
-	__u32 c = (__u16)~*check;
+	__u32 c = (__u16) ~*check;
 	int i;
 
 #pragma unroll
 	for (i = 0; i < 4; i++) {
-		c += (__u16)~(old[i] & 0xffff);
-		c += (__u16)~(old[i] >> 16);
+		c += (__u16) ~(old[i] & 0xffff);
+		c += (__u16) ~(old[i] >> 16);
 		c += new[i] & 0xffff;
 		c += new[i] >> 16;
 	}

@@ -23,12 +23,12 @@ static __always_inline struct kvlb_flow *flow_lookup(const struct kvlb_flow_key 
 static __always_inline void flow_forget_reverse(const struct kvlb_flow_key *k)
 {
 	struct kvlb_flow_key rk = {
-		.src = k->dst,
-		.dst = k->src,
-		.sport = k->dport,
-		.dport = k->sport,
-		.proto = k->proto,
-		.family = k->family,
+	    .src = k->dst,
+	    .dst = k->src,
+	    .sport = k->dport,
+	    .dport = k->sport,
+	    .proto = k->proto,
+	    .family = k->family,
 	};
 
 	bpf_map_delete_elem(&kvlb_nat_rev, &rk);
@@ -36,26 +36,27 @@ static __always_inline void flow_forget_reverse(const struct kvlb_flow_key *k)
 
 /* Record both directions of a flow bound to backend id; returns the forward
  * entry. */
-static __always_inline struct kvlb_flow *flow_create(const struct kvlb_flow_key *k, const struct kvlb_vip *vip,
-				       __u32 id, const struct kvlb_backend *be)
+static __always_inline struct kvlb_flow *flow_create(const struct kvlb_flow_key *k,
+						     const struct kvlb_vip *vip, __u32 id,
+						     const struct kvlb_backend *be)
 {
 	struct kvlb_flow f = {
-		.backend_id = id,
-		.vip_index = vip->index,
-		.placed_ns = bpf_ktime_get_coarse_ns(),
+	    .backend_id = id,
+	    .vip_index = vip->index,
+	    .placed_ns = bpf_ktime_get_coarse_ns(),
 	};
 	struct kvlb_flow_key rk = {
-		.src = be->addr,
-		.dst = k->src,
-		.sport = be->port,
-		.dport = k->sport,
-		.proto = k->proto,
-		.family = k->family,
+	    .src = be->addr,
+	    .dst = k->src,
+	    .sport = be->port,
+	    .dport = k->sport,
+	    .proto = k->proto,
+	    .family = k->family,
 	};
 	struct kvlb_nat nat = {
-		.vip = k->dst,
-		.vip_port = k->dport,
-		.backend_id = id,
+	    .vip = k->dst,
+	    .vip_port = k->dport,
+	    .backend_id = id,
 	};
 
 	if (bpf_map_update_elem(&kvlb_nat_rev, &rk, &nat, BPF_ANY) ||

@@ -18,8 +18,7 @@
  * A SYN always starts a new placement: its tuple may be a reused one whose
  * old entry still sits in the LRU, bound to a backend since drained. */
 static __always_inline struct kvlb_flow *bind_flow(struct pkt *p, const struct kvlb_vip *vip,
-						    struct kvlb_stats *st,
-						    struct kvlb_backend **bep)
+						   struct kvlb_stats *st, struct kvlb_backend **bep)
 {
 	struct kvlb_flow *f = tcp_syn_only(p) ? NULL : flow_lookup(&p->key);
 	struct kvlb_backend *be;

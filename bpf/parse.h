@@ -11,20 +11,20 @@
 
 enum parse_result {
 	PARSE_OK,
-	PARSE_NOT_IP, /* ARP, LLDP, ...: none of kvlb's business */
-	PARSE_NOT_TCP, /* IP, but nothing kvlb balances */
-	PARSE_FRAGMENT, /* ports unknown: cannot be placed */
+	PARSE_NOT_IP,	 /* ARP, LLDP, ...: none of kvlb's business */
+	PARSE_NOT_TCP,	 /* IP, but nothing kvlb balances */
+	PARSE_FRAGMENT,	 /* ports unknown: cannot be placed */
 	PARSE_MALFORMED, /* truncated or self-contradictory headers */
 };
 
 struct pkt {
-	__u32 l3_off; /* IP header, from data */
-	__u32 l4_off; /* TCP header, from data */
-	__u32 len; /* bytes on the wire, from data */
+	__u32 l3_off;	 /* IP header, from data */
+	__u32 l4_off;	 /* TCP header, from data */
+	__u32 len;	 /* bytes on the wire, from data */
 	__be16 l3_proto; /* ETH_P_IP / ETH_P_IPV6, network order */
 	__u8 vlan_tags;
 	__u8 ip_options; /* IPv4 header longer than 20 bytes */
-	__u8 tcp_flags; /* byte 13 of the TCP header: FIN SYN RST PSH ACK ... */
+	__u8 tcp_flags;	 /* byte 13 of the TCP header: FIN SYN RST PSH ACK ... */
 	struct kvlb_flow_key key;
 };
 

@@ -21,33 +21,33 @@
 #define KVLB_PIN_ROOT "/sys/fs/bpf/kvlb"
 
 /* Pinned map names (the file names under the pin root). */
-#define KVLB_MAP_VIPS      "kvlb_vips"
-#define KVLB_MAP_BACKENDS  "kvlb_backends"
-#define KVLB_MAP_RING      "kvlb_ring"
-#define KVLB_MAP_FLOWS     "kvlb_flows"
-#define KVLB_MAP_NAT_REV   "kvlb_nat_rev"
-#define KVLB_MAP_STATS     "kvlb_stats"
-#define KVLB_MAP_CONFIG    "kvlb_config"
+#define KVLB_MAP_VIPS	      "kvlb_vips"
+#define KVLB_MAP_BACKENDS     "kvlb_backends"
+#define KVLB_MAP_RING	      "kvlb_ring"
+#define KVLB_MAP_FLOWS	      "kvlb_flows"
+#define KVLB_MAP_NAT_REV      "kvlb_nat_rev"
+#define KVLB_MAP_STATS	      "kvlb_stats"
+#define KVLB_MAP_CONFIG	      "kvlb_config"
 #define KVLB_MAP_BACKEND_LOAD "kvlb_backend_load"
-#define KVLB_MAP_PREFIX    "kvlb_prefix"
+#define KVLB_MAP_PREFIX	      "kvlb_prefix"
 
 /* Hard limits. Changing one changes a map size: bump KVLB_MAP_ABI. */
-#define KVLB_MAX_VIPS      64	 /* service addresses balanced by one node */
-#define KVLB_MAX_BACKENDS  1024	 /* backend slots, shared by all VIPs */
-#define KVLB_RING_SIZE     16381 /* Maglev table per VIP: a prime > 100 x backends per VIP */
-#define KVLB_MAX_FLOWS     262144 /* LRU flow entries (each direction) */
-#define KVLB_MAX_PREFIXES  65536 /* LRU prefix-table entries (chain hash -> backend) */
+#define KVLB_MAX_VIPS	  64	 /* service addresses balanced by one node */
+#define KVLB_MAX_BACKENDS 1024	 /* backend slots, shared by all VIPs */
+#define KVLB_RING_SIZE	  16381	 /* Maglev table per VIP: a prime > 100 x backends per VIP */
+#define KVLB_MAX_FLOWS	  262144 /* LRU flow entries (each direction) */
+#define KVLB_MAX_PREFIXES 65536	 /* LRU prefix-table entries (chain hash -> backend) */
 
 /*
  * Each VIP owns two ring slots; kvlbd/kvlbctl write a new ring into the
  * slot not in use and then flip kvlb_vip.ring_slot in one map update, so
  * the data path never sees a half-written ring.
  */
-#define KVLB_RING_SLOTS    (KVLB_MAX_VIPS * 2)
-#define KVLB_RING_ENTRIES  (KVLB_RING_SLOTS * KVLB_RING_SIZE)
+#define KVLB_RING_SLOTS	  (KVLB_MAX_VIPS * 2)
+#define KVLB_RING_ENTRIES (KVLB_RING_SLOTS * KVLB_RING_SIZE)
 
 /* Ring entry meaning "no backend" (empty VIP, or all backends drained). */
-#define KVLB_NO_BACKEND    0xffffffffu
+#define KVLB_NO_BACKEND 0xffffffffu
 
 /* Address family tags used in keys (AF_INET/AF_INET6 values, fixed here
  * so BPF code does not need libc headers). */
@@ -69,7 +69,7 @@ struct kvlb_addr {
 struct kvlb_vip_key {
 	struct kvlb_addr addr;
 	__be16 port;
-	__u8 proto; /* IPPROTO_TCP */
+	__u8 proto;  /* IPPROTO_TCP */
 	__u8 family; /* KVLB_AF_INET or KVLB_AF_INET6 */
 };
 
@@ -78,16 +78,16 @@ struct kvlb_vip_key {
 
 /* kvlb_vips value. */
 struct kvlb_vip {
-	__u32 index; /* 0 .. KVLB_MAX_VIPS-1, names this VIP's ring slots */
-	__u32 ring_slot; /* ring in use: index * 2 + (0 or 1) */
-	__u32 flags; /* KVLB_VIP_F_* */
+	__u32 index;	  /* 0 .. KVLB_MAX_VIPS-1, names this VIP's ring slots */
+	__u32 ring_slot;  /* ring in use: index * 2 + (0 or 1) */
+	__u32 flags;	  /* KVLB_VIP_F_* */
 	__u32 n_backends; /* backends in the active ring (for display) */
 };
 
 /* kvlb_backend.flags */
 #define KVLB_BE_F_IN_USE   (1u << 0) /* slot holds a backend */
 #define KVLB_BE_F_DRAINING (1u << 1) /* no new flows; existing ones finish */
-#define KVLB_BE_F_DOWN     (1u << 2) /* unhealthy: no new flows */
+#define KVLB_BE_F_DOWN	   (1u << 2) /* unhealthy: no new flows */
 
 /* kvlb_backends value, indexed by backend id (array). */
 struct kvlb_backend {
@@ -96,8 +96,8 @@ struct kvlb_backend {
 	__u8 family;
 	__u8 pad;
 	__u32 vip_index; /* the VIP this backend serves */
-	__u32 weight; /* relative share of new flows; 0 = none */
-	__u32 flags; /* KVLB_BE_F_* */
+	__u32 weight;	 /* relative share of new flows; 0 = none */
+	__u32 flags;	 /* KVLB_BE_F_* */
 };
 
 /* kvlb_flows key (forward: client -> VIP) and kvlb_nat_rev key (reverse:
@@ -128,9 +128,9 @@ struct kvlb_nexthop {
 struct kvlb_flow {
 	__u32 backend_id;
 	__u32 vip_index;
-	__u64 placed_ns; /* CLOCK_MONOTONIC (coarse) when the flow was placed; no
-			  * per-packet time: reading a clock costs a fifth of the
-			  * fast path, and the LRU evicts idle flows */
+	__u64 placed_ns;	/* CLOCK_MONOTONIC (coarse) when the flow was placed; no
+				 * per-packet time: reading a clock costs a fifth of the
+				 * fast path, and the LRU evicts idle flows */
 	struct kvlb_nexthop nh; /* towards the backend */
 };
 
@@ -164,20 +164,20 @@ struct kvlb_nat {
  *  - The choice reads load_score + bound_tokens as the backend's load.
  */
 struct kvlb_backend_load {
-	__u32 running; /* requests being decoded */
-	__u32 waiting; /* requests queued */
-	__u32 kv_usage_ppm; /* KV-cache usage, parts per million */
+	__u32 running;		    /* requests being decoded */
+	__u32 waiting;		    /* requests queued */
+	__u32 kv_usage_ppm;	    /* KV-cache usage, parts per million */
 	__u32 bytes_per_token_x100; /* request bytes per prompt token, x100 (0 = unknown) */
-	__u64 load_score; /* scraped load in token units */
-	__u64 bound_tokens; /* token units bound by the data path since scrape_ns */
-	__u64 scrape_ns; /* CLOCK_MONOTONIC time of the last good scrape; 0 = never */
+	__u64 load_score;	    /* scraped load in token units */
+	__u64 bound_tokens;	    /* token units bound by the data path since scrape_ns */
+	__u64 scrape_ns;	    /* CLOCK_MONOTONIC time of the last good scrape; 0 = never */
 	__u64 prompt_hist[KVLB_PROMPT_HIST_BUCKETS]; /* prompts per size bucket */
 };
 
 /* kvlb_prefix key is the __u64 chain hash (see bpf/prefix.h); value: */
 struct kvlb_prefix_entry {
-	__u32 backend_id; /* where the chain was last sent */
-	__u32 depth; /* 1-based chunk index of this chain hash */
+	__u32 backend_id;  /* where the chain was last sent */
+	__u32 depth;	   /* 1-based chunk index of this chain hash */
 	__u64 last_use_ns; /* bpf_ktime_get_ns() of the last match or insert */
 };
 
@@ -186,36 +186,36 @@ struct kvlb_prefix_entry {
 #define KVLB_CFG_F_NO_AFFINITY (1u << 1) /* ignore prompt_cache_key and the header */
 
 /* Knob defaults, written by kvlbd when the config entry is all zero. */
-#define KVLB_DEF_CHUNK_SIZE          256 /* bytes of raw JSON per chunk */
-#define KVLB_DEF_PREFIX_DEPTH        16 /* chain hashes kept per request */
-#define KVLB_DEF_HOLD_LIMIT          8192 /* bytes held before choosing anyway */
-#define KVLB_DEF_LOAD_BOUND_PCT      125 /* c = 1.25 */
-#define KVLB_DEF_WALK_LIMIT          8 /* ring positions tried on a miss */
-#define KVLB_DEF_LOAD_SLACK          2048 /* token units: about one long prompt */
-#define KVLB_DEF_AFFINITY_HEADER     "x-session-id"
+#define KVLB_DEF_CHUNK_SIZE	 256  /* bytes of raw JSON per chunk */
+#define KVLB_DEF_PREFIX_DEPTH	 16   /* chain hashes kept per request */
+#define KVLB_DEF_HOLD_LIMIT	 8192 /* bytes held before choosing anyway */
+#define KVLB_DEF_LOAD_BOUND_PCT	 125  /* c = 1.25 */
+#define KVLB_DEF_WALK_LIMIT	 8    /* ring positions tried on a miss */
+#define KVLB_DEF_LOAD_SLACK	 2048 /* token units: about one long prompt */
+#define KVLB_DEF_AFFINITY_HEADER "x-session-id"
 
 /* Knob limits (kvlbctl refuses values outside, the data path clamps). */
-#define KVLB_CHUNK_MIN        16
-#define KVLB_CHUNK_MAX        4096
+#define KVLB_CHUNK_MIN	      16
+#define KVLB_CHUNK_MAX	      4096
 #define KVLB_PREFIX_DEPTH_MAX 32
-#define KVLB_HOLD_MIN         512
-#define KVLB_HOLD_MAX         65536
+#define KVLB_HOLD_MIN	      512
+#define KVLB_HOLD_MAX	      65536
 #define KVLB_LOAD_BOUND_MIN   100
 #define KVLB_LOAD_BOUND_MAX   10000
-#define KVLB_WALK_MAX         32
+#define KVLB_WALK_MAX	      32
 #define KVLB_LOAD_SLACK_MAX   (1u << 30)
 #define KVLB_AFFINITY_HDR_MAX 32 /* bytes, including the terminating NUL */
 
 /* kvlb_config (array, one entry): live tunables, edited by kvlbctl. */
 struct kvlb_config {
-	__u32 reserved0; /* 0; idle flows leave the LRU, nothing times them out */
-	__u32 chunk_size; /* bytes per prefix-chain chunk */
-	__u32 prefix_depth; /* chain hashes computed and looked up, <= 32 */
-	__u32 hold_limit; /* bytes of request held before choosing anyway */
+	__u32 reserved0;      /* 0; idle flows leave the LRU, nothing times them out */
+	__u32 chunk_size;     /* bytes per prefix-chain chunk */
+	__u32 prefix_depth;   /* chain hashes computed and looked up, <= 32 */
+	__u32 hold_limit;     /* bytes of request held before choosing anyway */
 	__u32 load_bound_pct; /* c x 100: skip a backend above c x mean load */
-	__u32 walk_limit; /* ring positions tried on a prefix miss */
-	__u32 flags; /* KVLB_CFG_F_* */
-	__u32 load_slack; /* token units a backend may exceed c x mean by */
+	__u32 walk_limit;     /* ring positions tried on a prefix miss */
+	__u32 flags;	      /* KVLB_CFG_F_* */
+	__u32 load_slack;     /* token units a backend may exceed c x mean by */
 	char affinity_header[KVLB_AFFINITY_HDR_MAX]; /* lower case, NUL-terminated; "" = none */
 };
 
@@ -224,34 +224,34 @@ struct kvlb_config {
  * X(name, description) so userspace prints names and help text from the same
  * list the struct is made of.
  */
-#define KVLB_STATS_FIELDS(X)                                                               \
-	/* XDP on the uplink: client -> VIP */                                             \
-	X(xdp_rx, "packets seen by the XDP program")                                       \
-	X(xdp_not_ip, "not IPv4/IPv6: passed untouched")                                   \
-	X(xdp_not_vip, "not for a VIP: passed untouched")                                  \
-	X(xdp_new_flow, "new flows placed on a backend")                                   \
-	X(xdp_forwarded, "rewritten and redirected to a backend by XDP")                   \
-	X(xdp_forwarded_stack, "rewritten and handed to the stack (no neighbour/route)")   \
-	X(xdp_no_backend, "for a VIP without a usable backend: dropped")                   \
-	X(xdp_stale_backend, "flow whose backend was removed: placed again")               \
-	X(xdp_malformed, "truncated or invalid headers: dropped")                          \
-	X(xdp_fragment, "IP fragments: not balanced, passed to the stack")                                  \
-	X(xdp_ip_options, "IPv4 packets with options to a VIP (balanced)")                \
-	X(xdp_vlan, "VLAN-tagged packets to a VIP (tag removed on forwarding)")            \
-	X(xdp_bytes, "bytes of packets forwarded to backends")                             \
-	/* TC on pod-facing interfaces: backend -> client */                               \
-	X(tc_rx, "packets seen by the TC program")                                         \
-	X(tc_rev_nat, "backend replies rewritten to come from the VIP")                    \
-	X(tc_redirected, "rewritten replies redirected to the uplink")                     \
-	X(tc_passed, "not a balanced flow: passed untouched")                              \
-	X(tc_malformed, "truncated or invalid headers: passed untouched")                  \
-	X(tc_bytes, "bytes of rewritten replies")                                          \
-	/* HTTP-aware choice (bpf/choose.h) */                                             \
-	X(http_prefix_hit, "requests placed by their longest prefix-table match")          \
-	X(http_affinity, "requests placed by prompt_cache_key or the affinity header")     \
-	X(http_ring, "requests placed by the ring walk after a prefix miss")               \
-	X(http_overloaded, "requests whose candidates were all over the load bound")       \
-	X(http_no_key, "HTTP requests without a prompt or key: placed by the L4 hash")     \
+#define KVLB_STATS_FIELDS(X)                                                                       \
+	/* XDP on the uplink: client -> VIP */                                                     \
+	X(xdp_rx, "packets seen by the XDP program")                                               \
+	X(xdp_not_ip, "not IPv4/IPv6: passed untouched")                                           \
+	X(xdp_not_vip, "not for a VIP: passed untouched")                                          \
+	X(xdp_new_flow, "new flows placed on a backend")                                           \
+	X(xdp_forwarded, "rewritten and redirected to a backend by XDP")                           \
+	X(xdp_forwarded_stack, "rewritten and handed to the stack (no neighbour/route)")           \
+	X(xdp_no_backend, "for a VIP without a usable backend: dropped")                           \
+	X(xdp_stale_backend, "flow whose backend was removed: placed again")                       \
+	X(xdp_malformed, "truncated or invalid headers: dropped")                                  \
+	X(xdp_fragment, "IP fragments: not balanced, passed to the stack")                         \
+	X(xdp_ip_options, "IPv4 packets with options to a VIP (balanced)")                         \
+	X(xdp_vlan, "VLAN-tagged packets to a VIP (tag removed on forwarding)")                    \
+	X(xdp_bytes, "bytes of packets forwarded to backends")                                     \
+	/* TC on pod-facing interfaces: backend -> client */                                       \
+	X(tc_rx, "packets seen by the TC program")                                                 \
+	X(tc_rev_nat, "backend replies rewritten to come from the VIP")                            \
+	X(tc_redirected, "rewritten replies redirected to the uplink")                             \
+	X(tc_passed, "not a balanced flow: passed untouched")                                      \
+	X(tc_malformed, "truncated or invalid headers: passed untouched")                          \
+	X(tc_bytes, "bytes of rewritten replies")                                                  \
+	/* HTTP-aware choice (bpf/choose.h) */                                                     \
+	X(http_prefix_hit, "requests placed by their longest prefix-table match")                  \
+	X(http_affinity, "requests placed by prompt_cache_key or the affinity header")             \
+	X(http_ring, "requests placed by the ring walk after a prefix miss")                       \
+	X(http_overloaded, "requests whose candidates were all over the load bound")               \
+	X(http_no_key, "HTTP requests without a prompt or key: placed by the L4 hash")             \
 	X(http_fallback_l4, "not a parseable HTTP/1.1 request: placed by the L4 hash")
 
 /* kvlb_stats (per-CPU array, one entry). Named fields, so `bpftool map dump`
@@ -265,7 +265,7 @@ struct kvlb_stats {
 
 /* Number of named counters (reserved words excluded). */
 #define KVLB_X_COUNT(name, desc) +1
-#define KVLB_STATS_NAMED (0 KVLB_STATS_FIELDS(KVLB_X_COUNT))
+#define KVLB_STATS_NAMED	 (0 KVLB_STATS_FIELDS(KVLB_X_COUNT))
 
 _Static_assert(sizeof(struct kvlb_addr) == 16, "kvlb_addr layout");
 _Static_assert(sizeof(struct kvlb_vip_key) == 20, "kvlb_vip_key layout");

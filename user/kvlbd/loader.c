@@ -23,12 +23,11 @@
 
 /* TC filter identity: fixed, so a restart replaces its own filter. */
 #define KVLB_TC_HANDLE 0x6b76
-#define KVLB_TC_PRIO 1
+#define KVLB_TC_PRIO   1
 
 static const char *const pinned_maps[] = {
-	KVLB_MAP_VIPS,	  KVLB_MAP_BACKENDS, KVLB_MAP_RING,   KVLB_MAP_FLOWS,
-	KVLB_MAP_NAT_REV, KVLB_MAP_STATS,    KVLB_MAP_CONFIG, KVLB_MAP_BACKEND_LOAD,
-	KVLB_MAP_PREFIX,
+    KVLB_MAP_VIPS,  KVLB_MAP_BACKENDS, KVLB_MAP_RING,	      KVLB_MAP_FLOWS,  KVLB_MAP_NAT_REV,
+    KVLB_MAP_STATS, KVLB_MAP_CONFIG,   KVLB_MAP_BACKEND_LOAD, KVLB_MAP_PREFIX,
 };
 
 int loader_ensure_bpffs(void)

@@ -11,7 +11,7 @@ struct loader_opts {
 	const char *const *pod_ifaces;
 	int n_pod_ifaces;
 	bool xdp_generic; /* skb-mode XDP, for devices without native XDP */
-	bool force; /* replace an XDP program that is not kvlb's */
+	bool force;	  /* replace an XDP program that is not kvlb's */
 };
 
 /*

@@ -10,7 +10,7 @@
 
 enum log_level log_max_level = LOG_INFO;
 
-static const char *const level_name[] = { "error", "warning", "info", "debug" };
+static const char *const level_name[] = {"error", "warning", "info", "debug"};
 
 static void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {

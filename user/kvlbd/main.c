@@ -44,35 +44,48 @@ static const struct opt_doc {
 	const char *arg;
 	const char *help;
 } opt_table[] = {
-	{ { "config", required_argument, NULL, 'c' }, "FILE",
-	  "configuration file (uplink, pod interfaces, VIPs, backends); see CONFIGURATION" },
-	{ { "pin-root", required_argument, NULL, 'P' }, "DIR",
-	  "where maps are pinned (default $KVLB_PIN_ROOT or " KVLB_PIN_ROOT ")" },
-	{ { "uplink", required_argument, NULL, 'u' }, "IFNAME",
-	  "interface where clients' packets arrive; overrides the config's 'uplink'" },
-	{ { "pod-iface", required_argument, NULL, 'i' }, "IFNAME",
-	  "interface where a pod's packets enter the node; repeatable; adds to the config's" },
-	{ { "xdp-mode", required_argument, NULL, 'm' }, "native|generic",
-	  "XDP attach mode (default native; generic works on any device, slower)" },
-	{ { "force", no_argument, NULL, 'f' }, NULL,
-	  "replace an XDP program on the uplink even if it is not kvlb's" },
-	{ { "check", no_argument, NULL, 'n' }, NULL,
-	  "parse the configuration, report errors, and exit without touching anything" },
-	{ { "cleanup", no_argument, NULL, 'C' }, NULL,
-	  "detach kvlb from the interfaces, remove the pinned maps, and exit" },
-	{ { "scrape-interval", required_argument, NULL, 's' }, "MS",
-	  "scrape every backend's metrics URL every MS ms (10..60000, default 100)" },
-	{ { "scrape-timeout", required_argument, NULL, 't' }, "MS",
-	  "give up on a scrape after MS ms (below the interval; default 90% of it)" },
-	{ { "scrape-failures", required_argument, NULL, 'F' }, "N",
-	  "mark a backend down after N failed scrapes in a row (1..100, default 3)" },
-	{ { "bytes-per-token", required_argument, NULL, 'B' }, "X",
-	  "request bytes per prompt token until kvlbd has measured it (0.5..64, default 4)" },
-	{ { "metrics-listen", required_argument, NULL, 'M' }, "ADDR:PORT|off",
-	  "serve kvlbd's Prometheus /metrics there (default " METRICS_DEF_LISTEN ")" },
-	{ { "verbose", no_argument, NULL, 'v' }, NULL, "log debug messages (libbpf's too)" },
-	{ { "version", no_argument, NULL, 'V' }, NULL, "print the version and exit" },
-	{ { "help", no_argument, NULL, 'h' }, NULL, "print this help and exit" },
+    {{"config", required_argument, NULL, 'c'},
+     "FILE",
+     "configuration file (uplink, pod interfaces, VIPs, backends); see CONFIGURATION"},
+    {{"pin-root", required_argument, NULL, 'P'},
+     "DIR",
+     "where maps are pinned (default $KVLB_PIN_ROOT or " KVLB_PIN_ROOT ")"},
+    {{"uplink", required_argument, NULL, 'u'},
+     "IFNAME",
+     "interface where clients' packets arrive; overrides the config's 'uplink'"},
+    {{"pod-iface", required_argument, NULL, 'i'},
+     "IFNAME",
+     "interface where a pod's packets enter the node; repeatable; adds to the config's"},
+    {{"xdp-mode", required_argument, NULL, 'm'},
+     "native|generic",
+     "XDP attach mode (default native; generic works on any device, slower)"},
+    {{"force", no_argument, NULL, 'f'},
+     NULL,
+     "replace an XDP program on the uplink even if it is not kvlb's"},
+    {{"check", no_argument, NULL, 'n'},
+     NULL,
+     "parse the configuration, report errors, and exit without touching anything"},
+    {{"cleanup", no_argument, NULL, 'C'},
+     NULL,
+     "detach kvlb from the interfaces, remove the pinned maps, and exit"},
+    {{"scrape-interval", required_argument, NULL, 's'},
+     "MS",
+     "scrape every backend's metrics URL every MS ms (10..60000, default 100)"},
+    {{"scrape-timeout", required_argument, NULL, 't'},
+     "MS",
+     "give up on a scrape after MS ms (below the interval; default 90% of it)"},
+    {{"scrape-failures", required_argument, NULL, 'F'},
+     "N",
+     "mark a backend down after N failed scrapes in a row (1..100, default 3)"},
+    {{"bytes-per-token", required_argument, NULL, 'B'},
+     "X",
+     "request bytes per prompt token until kvlbd has measured it (0.5..64, default 4)"},
+    {{"metrics-listen", required_argument, NULL, 'M'},
+     "ADDR:PORT|off",
+     "serve kvlbd's Prometheus /metrics there (default " METRICS_DEF_LISTEN ")"},
+    {{"verbose", no_argument, NULL, 'v'}, NULL, "log debug messages (libbpf's too)"},
+    {{"version", no_argument, NULL, 'V'}, NULL, "print the version and exit"},
+    {{"help", no_argument, NULL, 'h'}, NULL, "print this help and exit"},
 };
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
 
@@ -245,7 +258,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 			o->metrics_listen = strcmp(optarg, "off") ? optarg : NULL;
 			o->metrics_listen_given = true;
-			if (o->metrics_listen && kvlb_endpoint_parse(optarg, &ep, err, sizeof(err))) {
+			if (o->metrics_listen &&
+			    kvlb_endpoint_parse(optarg, &ep, err, sizeof(err))) {
 				fprintf(stderr, "kvlbd: --metrics-listen %s\n", err);
 				return -1;
 			}
@@ -273,8 +287,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (!o->scrape.timeout_ms)
 		o->scrape.timeout_ms = o->scrape.interval_ms * 9 / 10;
 	if (o->scrape.timeout_ms >= o->scrape.interval_ms) {
-		fprintf(stderr, "kvlbd: --scrape-timeout (%d ms) must be below --scrape-interval "
-				"(%d ms)\n",
+		fprintf(stderr,
+			"kvlbd: --scrape-timeout (%d ms) must be below --scrape-interval "
+			"(%d ms)\n",
 			o->scrape.timeout_ms, o->scrape.interval_ms);
 		return -1;
 	}

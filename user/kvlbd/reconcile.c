@@ -37,8 +37,8 @@ int reconcile(struct kvlb_handle *h, const struct kvlb_conf *c)
 		if (conf_has_vip(c, &vips[i].ep))
 			continue;
 		if (kvlb_vip_del(h, &vips[i].ep)) {
-			log_err("removing VIP %s: %s", kvlb_endpoint_format(&vips[i].ep, a, sizeof(a)),
-				kvlb_error());
+			log_err("removing VIP %s: %s",
+				kvlb_endpoint_format(&vips[i].ep, a, sizeof(a)), kvlb_error());
 			goto out;
 		}
 		log_info("VIP %s removed", kvlb_endpoint_format(&vips[i].ep, a, sizeof(a)));
@@ -54,7 +54,8 @@ int reconcile(struct kvlb_handle *h, const struct kvlb_conf *c)
 				 "by request yet: its connections are balanced by L4 hash",
 				 kvlb_endpoint_format(vep, a, sizeof(a)));
 		if (kvlb_vip_add(h, vep, c->vips[i].flags)) {
-			log_err("VIP %s: %s", kvlb_endpoint_format(vep, a, sizeof(a)), kvlb_error());
+			log_err("VIP %s: %s", kvlb_endpoint_format(vep, a, sizeof(a)),
+				kvlb_error());
 			goto out;
 		}
 		for (j = 0, n = 0; j < c->n_backends; j++) {
@@ -65,7 +66,8 @@ int reconcile(struct kvlb_handle *h, const struct kvlb_conf *c)
 			n++;
 		}
 		if (kvlb_vip_set_backends(h, vep, specs, n)) {
-			log_err("VIP %s: %s", kvlb_endpoint_format(vep, a, sizeof(a)), kvlb_error());
+			log_err("VIP %s: %s", kvlb_endpoint_format(vep, a, sizeof(a)),
+				kvlb_error());
 			goto out;
 		}
 	}

@@ -10,7 +10,7 @@
 #include "config.h"
 
 /* Longest line accepted; longer ones are an error, not silently cut. */
-#define CONF_LINE_MAX 4096
+#define CONF_LINE_MAX  4096
 #define CONF_MAX_WORDS 64
 /* Largest file accepted: a config, not a data dump. */
 #define CONF_FILE_MAX (16 << 20)
@@ -57,9 +57,9 @@ static int parse_server(const char *s, enum kvlb_server_kind *k)
 		const char *name;
 		enum kvlb_server_kind kind;
 	} kinds[] = {
-		{ "auto", KVLB_SERVER_AUTO },	  { "vllm", KVLB_SERVER_VLLM },
-		{ "sglang", KVLB_SERVER_SGLANG }, { "tgi", KVLB_SERVER_TGI },
-		{ "llamacpp", KVLB_SERVER_LLAMACPP },
+	    {"auto", KVLB_SERVER_AUTO},		{"vllm", KVLB_SERVER_VLLM},
+	    {"sglang", KVLB_SERVER_SGLANG},	{"tgi", KVLB_SERVER_TGI},
+	    {"llamacpp", KVLB_SERVER_LLAMACPP},
 	};
 	size_t i;
 
@@ -140,7 +140,7 @@ static int line_vip(struct conf_ctx *x, struct kvlb_conf *c, char **w, int n)
 
 static int line_backend(struct conf_ctx *x, struct kvlb_conf *c, char **w, int n)
 {
-	struct kvlb_conf_backend b = { .weight = 1 };
+	struct kvlb_conf_backend b = {.weight = 1};
 	char msg[128];
 	int i;
 
@@ -193,10 +193,10 @@ static const struct {
 	const char *word;
 	int (*parse)(struct conf_ctx *x, struct kvlb_conf *c, char **w, int n);
 } conf_lines[] = {
-	{ "uplink", line_uplink },
-	{ "pod-iface", line_pod_iface },
-	{ "vip", line_vip },
-	{ "backend", line_backend },
+    {"uplink", line_uplink},
+    {"pod-iface", line_pod_iface},
+    {"vip", line_vip},
+    {"backend", line_backend},
 };
 
 static int parse_line(struct conf_ctx *x, struct kvlb_conf *c, char *line)
@@ -224,7 +224,7 @@ static int parse_line(struct conf_ctx *x, struct kvlb_conf *c, char *line)
 int kvlb_conf_parse(const char *text, const char *name, struct kvlb_conf *c, char *err,
 		    size_t errlen)
 {
-	struct conf_ctx x = { .name = name, .line = 0, .err = err, .errlen = errlen };
+	struct conf_ctx x = {.name = name, .line = 0, .err = err, .errlen = errlen};
 	char buf[CONF_LINE_MAX + 1];
 	const char *p = text;
 

@@ -18,7 +18,7 @@
 #include "endpoint.h"
 
 #define KVLB_CONF_MAX_IFACES 64
-#define KVLB_CONF_URL_LEN 256
+#define KVLB_CONF_URL_LEN    256
 
 enum kvlb_server_kind {
 	KVLB_SERVER_AUTO = 0,
