@@ -29,6 +29,8 @@
 #define KVLB_MAP_STATS	      "kvlb_stats"
 #define KVLB_MAP_CONFIG	      "kvlb_config"
 #define KVLB_MAP_BACKEND_LOAD "kvlb_backend_load"
+/* The XDP program kvlbd attached, pinned so a restart knows it is its own. */
+#define KVLB_PROG_XDP_PIN "kvlb_xdp_prog"
 #define KVLB_MAP_PREFIX	      "kvlb_prefix"
 
 /* Hard limits. Changing one changes a map size: bump KVLB_MAP_ABI. */

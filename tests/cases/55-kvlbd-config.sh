@@ -25,7 +25,7 @@ backends() { ctl -j backend list | jq -r '[.[].backend] | sort | join(",")'; }
 
 cat >"$WORK/good.conf" <<'CONF'
 uplink up0
-pod-iface vp1 vp2
+pod-iface vp1
 vip 192.0.2.10:80
 backend 203.0.113.11:8080
 backend 203.0.113.12:8080 weight 2
@@ -63,6 +63,12 @@ rejected() { [ "$(grep -c 'config rejected' "$WORK/kvlbd.log")" -ge "$1" ]; }
 wait_for 10 applied 1 || { fail kvlbd-start "$(cat "$WORK/kvlbd.log")"; exit 1; }
 [ "$(backends)" = "203.0.113.11:8080,203.0.113.12:8080" ] && pass kvlbd-start-applies-config ||
 	fail kvlbd-start-applies-config "backends: $(backends)"
+tc_on() { [[ $(ip netns exec "$T-node" tc filter show dev "$1" ingress) == *kvlb_tc* ]]; }
+tc_on vp1 && ! tc_on vp2 && pass kvlbd-tc-on-configured-pod-links ||
+	fail kvlbd-tc-on-configured-pod-links "vp1: $(tc_on vp1 && echo yes), vp2: $(tc_on vp2 && echo yes)"
+health=$(ip netns exec "$T-node" curl -s -m 5 -w ' %{http_code}' http://127.0.0.1:9464/healthz)
+[ "$health" = "ok
+ 200" ] && pass kvlbd-healthz || fail kvlbd-healthz "got '$health'"
 
 # SIGHUP with a changed file: a backend swapped, weight changed.
 cat >"$WORK/kvlb.conf" <<'CONF'
@@ -76,6 +82,9 @@ backend [2001:db8:b::11]:8080
 CONF
 kill -HUP $pid
 wait_for 10 applied 2
+# A pod link that appeared in the config gets the TC program on reload.
+wait_for 10 tc_on vp2 && pass kvlbd-sighup-attaches-new-pod-links ||
+	fail kvlbd-sighup-attaches-new-pod-links "no kvlb_tc on vp2 after SIGHUP"
 got=$(ctl -j backend list | jq -r '[.[] | "\(.backend)/\(.weight)"] | sort | join(",")')
 want='203.0.113.12:8080/5,203.0.113.13:8080/1,[2001:db8:b::11]:8080/1'
 [ "$got" = "$want" ] && pass kvlbd-sighup-reload || fail kvlbd-sighup-reload "got $got"
@@ -96,3 +105,28 @@ kill -0 $pid && pass kvlbd-survives-bad-reload || fail kvlbd-survives-bad-reload
 kill -TERM $pid; wait $pid; pid=
 "$KVLBD" --cleanup --pin-root "$PIN" >/dev/null 2>&1
 [ ! -e "$PIN" ] && pass kvlbd-cleanup-removes-pins || fail kvlbd-cleanup-removes-pins "$(ls "$PIN")"
+
+# Another program's XDP on the uplink is not replaced without --force.
+bounce=$KVLB_BUILD/tests/xdp_bounce.bpf.o
+ip -n "$T-node" link set dev up0 xdp off
+if [ -e "$bounce" ] && ip -n "$T-node" link set dev up0 xdp obj "$bounce" sec xdp 2>/dev/null; then
+	out=$(nsenter --net="/run/netns/$T-node" "$KVLBD" --config "$WORK/good.conf" \
+		--pin-root "$PIN" --metrics-listen off 2>&1); rc=$?
+	if [ $rc -ne 0 ] && [[ $out == *"already runs XDP program id"*"--force"* ]] &&
+		[[ $(ip -n "$T-node" link show up0) != *kvlb_xdp* ]]; then
+		pass kvlbd-keeps-foreign-xdp-without-force
+	else
+		fail kvlbd-keeps-foreign-xdp-without-force "rc=$rc: $(tail -2 <<<"$out")"
+	fi
+	nsenter --net="/run/netns/$T-node" "$KVLBD" --config "$WORK/good.conf" --pin-root "$PIN" \
+		--metrics-listen off --force >"$WORK/force.log" 2>&1 &
+	pid=$!
+	if wait_for 10 grep -q 'running (pid' "$WORK/force.log" &&
+		[[ $(ip -n "$T-node" link show up0) == *kvlb_xdp* ]]; then
+		pass kvlbd-force-replaces-foreign-xdp
+	else
+		fail kvlbd-force-replaces-foreign-xdp "$(tail -3 "$WORK/force.log")"
+	fi
+else
+	skip kvlbd-keeps-foreign-xdp "cannot attach $bounce with ip(8)"
+fi

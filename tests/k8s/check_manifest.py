@@ -105,8 +105,8 @@ def main():
             check(f"{c['name']}_mount_{m['name']}_resolves", m["name"] in vols,
                   "no such volume")
 
-    # Probes: liveness runs a command the image has; readiness asks the port
-    # kvlbd serves /metrics on by default.
+    # Probes: liveness runs a command the image has; readiness asks /healthz
+    # on the port kvlbd serves its metrics on by default.
     live = kvlbd.get("livenessProbe", {})
     ready = kvlbd.get("readinessProbe", {})
     check("liveness_probe", live.get("exec", {}).get("command", [""])[0] == "kvlbctl",
@@ -115,7 +115,7 @@ def main():
     check("readiness_matches_kvlbd_metrics_listen", m is not None and
           ready.get("httpGet", {}).get("host") == m.group(1) and
           ready.get("httpGet", {}).get("port") == int(m.group(2)) and
-          ready["httpGet"].get("path") == "/metrics",
+          ready["httpGet"].get("path") == "/healthz",
           f"readiness {ready} vs kvlbd --help default {m and m.group(0)}")
     check("grace_period", 0 < pod.get("terminationGracePeriodSeconds", 0) <= 30,
           "kvlbd exits at once on SIGTERM; a long grace period only delays updates")

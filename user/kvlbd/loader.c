@@ -53,27 +53,58 @@ static int ifindex_of(const char *name)
 	return idx;
 }
 
-/* Whether the XDP program on ifindex (if any) is one kvlb may replace. */
-static int xdp_check_owner(int ifindex, const char *ifname, bool force)
+/* Where kvlbd pins the XDP program it attached, to know it again. */
+static void xdp_prog_pin_path(const char *pin_root, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", pin_root, KVLB_PROG_XDP_PIN);
+}
+
+static __u32 prog_id_of_fd(int fd)
 {
 	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info), id = 0;
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/*
+ * Whether the XDP program on ifindex (if any) is one kvlb may replace: the
+ * one this pin root's kvlbd attached (its pinned copy has the same id), or
+ * with --force anything. Reading a foreign program's name would need
+ * CAP_SYS_ADMIN, which kvlbd does not ask for, so ids are compared instead.
+ */
+static int xdp_check_owner(int ifindex, const char *ifname, const char *pin_root, bool force)
+{
+	char path[512];
+	__u32 id = 0, ours = 0;
 	int fd;
 
-	if (bpf_xdp_query_id(ifindex, 0, &id) || !id)
+	if (bpf_xdp_query_id(ifindex, 0, &id) || !id || force)
 		return 0;
-	fd = bpf_prog_get_fd_by_id(id);
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && strcmp(info.name, "kvlb_xdp") &&
-	    !force) {
-		log_err("%s already runs XDP program '%s' (id %u); use --force to replace it",
-			ifname, info.name, id);
+	xdp_prog_pin_path(pin_root, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		ours = prog_id_of_fd(fd);
 		close(fd);
-		return -1;
 	}
-	close(fd);
-	return 0;
+	if (ours == id)
+		return 0;
+	log_err("%s already runs XDP program id %u, not the one kvlb pinned under %s; "
+		"use --force to replace it",
+		ifname, id, pin_root);
+	return -1;
+}
+
+/* Remember the attached program, for the next kvlbd's owner check. */
+static void xdp_prog_pin(int prog_fd, const char *pin_root)
+{
+	char path[512];
+
+	xdp_prog_pin_path(pin_root, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		log_warn("removing %s: %s", path, strerror(errno));
+	if (bpf_obj_pin(prog_fd, path))
+		log_warn("pinning the XDP program at %s: %s", path, strerror(errno));
 }
 
 static int attach_xdp(int prog_fd, const struct loader_opts *o)
@@ -82,7 +113,7 @@ static int attach_xdp(int prog_fd, const struct loader_opts *o)
 	__u32 mode = o->xdp_generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	int err;
 
-	if (!ifindex || xdp_check_owner(ifindex, o->uplink, o->force))
+	if (!ifindex || xdp_check_owner(ifindex, o->uplink, o->pin_root, o->force))
 		return -1;
 	/* Without XDP_FLAGS_UPDATE_IF_NOEXIST the kernel swaps programs in
 	 * one step: no packet sees the device without a program. */
@@ -92,6 +123,7 @@ static int attach_xdp(int prog_fd, const struct loader_opts *o)
 			o->uplink, strerror(-err));
 		return -1;
 	}
+	xdp_prog_pin(prog_fd, o->pin_root);
 	log_info("XDP attached to %s (%s mode)", o->uplink, o->xdp_generic ? "generic" : "native");
 	return 0;
 }
@@ -187,7 +219,7 @@ int loader_cleanup(const struct loader_opts *o)
 	if (o->uplink) {
 		int ifindex = (int)if_nametoindex(o->uplink);
 
-		if (ifindex && xdp_check_owner(ifindex, o->uplink, o->force) == 0 &&
+		if (ifindex && xdp_check_owner(ifindex, o->uplink, o->pin_root, o->force) == 0 &&
 		    bpf_xdp_detach(ifindex, 0, NULL) == 0)
 			log_info("XDP detached from %s", o->uplink);
 	}
@@ -206,6 +238,11 @@ int loader_cleanup(const struct loader_opts *o)
 			log_err("removing %s: %s", path, strerror(errno));
 			rc = -1;
 		}
+	}
+	snprintf(path, sizeof(path), "%s/%s", o->pin_root, KVLB_PROG_XDP_PIN);
+	if (unlink(path) && errno != ENOENT) {
+		log_err("removing %s: %s", path, strerror(errno));
+		rc = -1;
 	}
 	if (rmdir(o->pin_root) && errno != ENOENT) {
 		log_warn("removing %s: %s", o->pin_root, strerror(errno));

@@ -348,6 +348,17 @@ static int reload(const struct opts *o, struct kvlb_handle *h, struct scraper *s
 	rc = reconcile(h, &c);
 	if (!rc)
 		rc = scrape_set_targets(sc, &c);
+	if (!rc) {
+		/* Pods started since: their links get the TC program too (the
+		 * ones already attached are replaced in place). */
+		const char *ifs[KVLB_CONF_MAX_IFACES];
+		struct loader_opts lo = { .pin_root = o->pin_root };
+
+		merge_ifaces(o, &c, &lo, ifs);
+		lo.uplink = NULL;
+		if (lo.n_pod_ifaces)
+			rc = loader_start(&lo);
+	}
 	kvlb_conf_free(&c);
 	return rc;
 }

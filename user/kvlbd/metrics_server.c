@@ -221,7 +221,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_size, void **con_cls)
 {
-	static const char not_found[] = "not found: kvlbd serves /metrics\n";
+	static const char not_found[] = "not found: kvlbd serves /metrics and /healthz\n";
+	static const char healthy[] = "ok\n";
+	static const char unhealthy[] = "the pinned maps cannot be read\n";
 	static const char bad_method[] = "only GET and HEAD\n";
 	struct metrics_server *m = cls;
 	struct MHD_Response *r;
@@ -241,6 +243,17 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		status = MHD_HTTP_METHOD_NOT_ALLOWED;
 		r = MHD_create_response_from_buffer(sizeof(bad_method) - 1, (void *)bad_method,
 						    MHD_RESPMEM_PERSISTENT);
+	} else if (!strcmp(url, "/healthz")) {
+		/* Healthy while the data path's maps answer: what a probe should
+		 * restart kvlbd for. */
+		struct kvlb_stats st;
+		bool ok = kvlb_stats_read(m->h, &st) == 0;
+
+		status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+		r = ok ? MHD_create_response_from_buffer(sizeof(healthy) - 1, (void *)healthy,
+							 MHD_RESPMEM_PERSISTENT)
+		       : MHD_create_response_from_buffer(sizeof(unhealthy) - 1, (void *)unhealthy,
+							 MHD_RESPMEM_PERSISTENT);
 	} else if (strcmp(url, "/metrics")) {
 		status = MHD_HTTP_NOT_FOUND;
 		r = MHD_create_response_from_buffer(sizeof(not_found) - 1, (void *)not_found,
