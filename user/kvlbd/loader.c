@@ -16,6 +16,7 @@
 #include "kvlb_tc.skel.h"
 #include "loader.h"
 #include "log.h"
+#include "maps.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -244,6 +245,9 @@ int loader_cleanup(const struct loader_opts *o)
 		log_err("removing %s: %s", path, strerror(errno));
 		rc = -1;
 	}
+	/* Nobody edits maps that are gone: their lock file can go too. */
+	kvlb_lock_path(o->pin_root, path, sizeof(path));
+	unlink(path);
 	if (rmdir(o->pin_root) && errno != ENOENT) {
 		log_warn("removing %s: %s", o->pin_root, strerror(errno));
 	}

@@ -179,19 +179,25 @@ int kvlb_open(struct kvlb_handle *h, const char *pin_root)
 
 /* ---- locking ---------------------------------------------------------- */
 
+void kvlb_lock_path(const char *pin_root, char *path, size_t len)
+{
+	size_t n, i;
+
+	n = (size_t)snprintf(path, len, "%s/", KVLB_LOCK_DIR);
+	/* One lock per pin root: its path with '/' spelled '_'. */
+	for (i = 0; pin_root[i] && n + 6 < len; i++)
+		path[n++] = pin_root[i] == '/' ? '_' : pin_root[i];
+	snprintf(path + n, len - n, ".lock");
+}
+
 static int edit_lock(struct kvlb_handle *h)
 {
 	char path[sizeof(h->pin_root) + 64];
-	size_t n, i;
 
 	if (h->lock_fd < 0) {
 		if (mkdir(KVLB_LOCK_DIR, 0755) && errno != EEXIST)
 			return kvlb_fail("creating %s: %s", KVLB_LOCK_DIR, strerror(errno));
-		n = (size_t)snprintf(path, sizeof(path), "%s/", KVLB_LOCK_DIR);
-		/* One lock per pin root: its path with '/' spelled '_'. */
-		for (i = 0; h->pin_root[i] && n + 6 < sizeof(path); i++)
-			path[n++] = h->pin_root[i] == '/' ? '_' : h->pin_root[i];
-		snprintf(path + n, sizeof(path) - n, ".lock");
+		kvlb_lock_path(h->pin_root, path, sizeof(path));
 		h->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (h->lock_fd < 0)
 			return kvlb_fail("opening lock %s: %s", path, strerror(errno));

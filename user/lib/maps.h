@@ -31,6 +31,9 @@ struct kvlb_handle {
 /* Lock file serialising editors of one pin root. */
 #define KVLB_LOCK_DIR "/run/kvlb"
 
+/* The lock file serialising editors of pin_root. */
+void kvlb_lock_path(const char *pin_root, char *path, size_t len);
+
 /* The pin root to use: $KVLB_PIN_ROOT, else KVLB_PIN_ROOT. */
 const char *kvlb_default_pin_root(void);
 
