@@ -9,7 +9,7 @@ TBPF_DIR   := tests/bpf
 TBPF_LIB   := $(TBPF_DIR)/harness.c $(TBPF_DIR)/pktbuild.c
 TBPF_HDRS  := $(wildcard $(TBPF_DIR)/*.h) include/kvlb.h
 
-TEST_DEPS += $(BUILD)/tests/test_bpf $(BPF_OBJS)
+TEST_DEPS += $(BUILD)/tests/test_bpf $(BPF_OBJS) $(BUILD)/tests/xdp_bounce.bpf.o
 ifeq ($(SAN),1)
 TEST_DEPS += $(BUILD)/tests/test_bpf-san
 endif

@@ -14,7 +14,7 @@ EMU_LDLIBS   := -levent -lm
 FUZZ_EMU_TIME ?= 60
 
 ALL_TARGETS += $(BUILD)/kvlb-emu
-TEST_DEPS   += $(BUILD)/tests/emu_cache_test $(BUILD)/tests/kvlb-emu
+TEST_DEPS   += $(BUILD)/tests/emu_cache_test $(BUILD)/tests/kvlb-emu $(BUILD)/tests/fuzz_emu_request
 
 $(BUILD)/kvlb-emu: $(EMU_SRCS) $(EMU_HDRS) | $(BUILD)
 	$(call msg,CCLD,$@)
