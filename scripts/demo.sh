@@ -129,7 +129,9 @@ for label in kvlb round-robin; do
 done
 echo
 echo "== kvlb's per-backend share of requests"
-jq -r '.backends // {} | to_entries[] | "\(.key) \(.value)"' "$WORK/kvlb.json" 2>/dev/null || true
+jq -r '.backends // {} | to_entries[] |
+	"\(.key)  \(.value.requests) requests (\(.value.share * 1000 | round / 10)%), \(.value.prompt_tokens) prompt tokens"' \
+	"$WORK/kvlb.json"
 echo
 echo "== kvlb's counters (kvlbctl stats)"
 "$BUILD/kvlbctl" --pin-root "$PIN" stats | awk '$2 != 0'
