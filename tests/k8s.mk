@@ -7,7 +7,7 @@
 
 DISC_SRCS     := $(wildcard user/discover/*.c)
 DISC_HDRS     := $(wildcard user/discover/*.h) $(LIB_HDRS)
-DISC_LIB_SRCS := user/lib/endpoint.c
+DISC_LIB_SRCS := user/lib/endpoint.c user/lib/opts.c
 DISC_LDLIBS   := -ljansson -lcurl
 FUZZ_K8S_TIME ?= 60
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "opts.h"
 #include "pool.h"
 #include "route.h"
 #include "slices.h"
@@ -51,11 +52,7 @@ struct opts {
 
 /* One option per entry, laid out as the help lists them. */
 /* clang-format off */
-static const struct opt_doc {
-	struct option lo;
-	const char *arg;
-	const char *help;
-} opt_table[] = {
+static const struct kvlb_opt opt_table[] = {
 	{ { "service", required_argument, NULL, 's' }, "NAME",
 	  "the Service whose endpoints become backends (or --inference-pool)" },
 	{ { "inference-pool", required_argument, NULL, 'I' }, "NAME",
@@ -108,7 +105,6 @@ static const struct opt_doc {
 
 static void usage(FILE *f)
 {
-	size_t i;
 
 	fprintf(f,
 		"Usage: kvlb-discover (--service NAME | --inference-pool NAME) --vip ADDR:PORT\n"
@@ -122,14 +118,7 @@ static void usage(FILE *f)
 		"SIGHUP only when the content changed.\n"
 		"\n"
 		"Options:\n");
-	for (i = 0; i < N_OPTS; i++) {
-		char left[64];
-
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", opt_table[i].lo.val,
-			 opt_table[i].lo.name, opt_table[i].arg ? " " : "",
-			 opt_table[i].arg ? opt_table[i].arg : "");
-		fprintf(f, "  %-30s %s\n", left, opt_table[i].help);
-	}
+	kvlb_opts_help(f, opt_table, N_OPTS);
 	fprintf(
 	    f,
 	    "\n"
@@ -272,20 +261,12 @@ static int default_namespace(struct opts *o)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	struct option longopts[N_OPTS + 1];
-	char shortopts[N_OPTS * 2 + 1], *s = shortopts, err[128];
+	char shortopts[N_OPTS * 2 + 1], err[128];
 	struct kvlb_endpoint ep;
 	long v;
-	size_t i;
 	int c;
 
-	memset(longopts, 0, sizeof(longopts));
-	for (i = 0; i < N_OPTS; i++) {
-		longopts[i] = opt_table[i].lo;
-		*s++ = (char)opt_table[i].lo.val;
-		if (opt_table[i].lo.has_arg == required_argument)
-			*s++ = ':';
-	}
-	*s = '\0';
+	kvlb_opts_getopt(opt_table, N_OPTS, longopts, shortopts);
 
 	o->interval_ms = 1000;
 	o->api.timeout_ms = 10000;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "opts.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
@@ -39,11 +40,7 @@ struct opts {
 };
 
 /* The option table: one place for the parser and the help text. */
-static const struct opt_doc {
-	struct option lo;
-	const char *arg;
-	const char *help;
-} opt_table[] = {
+static const struct kvlb_opt opt_table[] = {
     {{"config", required_argument, NULL, 'c'},
      "FILE",
      "configuration file (uplink, pod interfaces, VIPs, backends); see CONFIGURATION"},
@@ -91,7 +88,6 @@ static const struct opt_doc {
 
 static void usage(FILE *f)
 {
-	size_t i;
 
 	fprintf(f, "Usage: kvlbd [OPTIONS]\n"
 		   "\n"
@@ -100,14 +96,7 @@ static void usage(FILE *f)
 		   "configuration, and stays in the foreground, logging to stderr.\n"
 		   "\n"
 		   "Options:\n");
-	for (i = 0; i < N_OPTS; i++) {
-		char left[64];
-
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", opt_table[i].lo.val,
-			 opt_table[i].lo.name, opt_table[i].arg ? " " : "",
-			 opt_table[i].arg ? opt_table[i].arg : "");
-		fprintf(f, "  %-32s %s\n", left, opt_table[i].help);
-	}
+	kvlb_opts_help(f, opt_table, N_OPTS);
 	fprintf(f,
 		"\n"
 		"CONFIGURATION (one statement a line, '#' starts a comment):\n"
@@ -177,19 +166,11 @@ static int num_arg(const char *opt, const char *s, double min, double max, doubl
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	struct option longopts[N_OPTS + 1];
-	char shortopts[N_OPTS * 2 + 1], *s = shortopts;
-	size_t i;
+	char shortopts[N_OPTS * 2 + 1];
 	double d;
 	int c;
 
-	memset(longopts, 0, sizeof(longopts));
-	for (i = 0; i < N_OPTS; i++) {
-		longopts[i] = opt_table[i].lo;
-		*s++ = (char)opt_table[i].lo.val;
-		if (opt_table[i].lo.has_arg == required_argument)
-			*s++ = ':';
-	}
-	*s = '\0';
+	kvlb_opts_getopt(opt_table, N_OPTS, longopts, shortopts);
 
 	o->pin_root = kvlb_default_pin_root();
 	o->scrape.interval_ms = SCRAPE_DEF_INTERVAL_MS;
