@@ -6,8 +6,7 @@
 /* Width of the option column in --help. */
 #define OPTS_COLUMN 30
 
-void kvlb_opts_getopt(const struct kvlb_opt *t, size_t n, struct option *longopts,
-		      char *shortopts)
+void kvlb_opts_getopt(const struct kvlb_opt *t, size_t n, struct option *longopts, char *shortopts)
 {
 	char *s = shortopts;
 	size_t i;

@@ -13,7 +13,7 @@
 
 struct kvlb_opt {
 	struct option lo; /* lo.val is the short option letter */
-	const char *arg; /* the argument's name in the help, NULL for a flag */
+	const char *arg;  /* the argument's name in the help, NULL for a flag */
 	const char *help;
 };
 
@@ -21,8 +21,7 @@ struct kvlb_opt {
  * Fill longopts[0..n] (n + 1 entries, the last zeroed) and shortopts
  * (at least 2n + 1 bytes) from the table.
  */
-void kvlb_opts_getopt(const struct kvlb_opt *t, size_t n, struct option *longopts,
-		      char *shortopts);
+void kvlb_opts_getopt(const struct kvlb_opt *t, size_t n, struct option *longopts, char *shortopts);
 
 /* Print the table as the help's option lines: "  -c, --config FILE  text".
  * An option too wide for the column gets its text on the next line. */
