@@ -159,11 +159,11 @@ static int be_list(struct kv_ctx *c, int argc, char **argv)
 		json_array_end(&c->jw);
 		json_finish(&c->jw);
 	} else if (n > 0) {
-		printf("%-46s %-46s %4s %6s %-8s %6s\n", "VIP", "BACKEND", "ID", "WEIGHT", "STATE",
-		       "SHARE");
+		printf("%-*s %-*s %4s %6s %-8s %6s\n", KV_EP_COL, "VIP", KV_EP_COL, "BACKEND", "ID",
+		       "WEIGHT", "STATE", "SHARE");
 		for (i = 0; i < n; i++)
-			printf("%-46s %-46s %4u %6u %-8s %5.1f%%\n",
-			       kvlb_endpoint_format(&b[i].vip, vs, sizeof(vs)),
+			printf("%-*s %-*s %4u %6u %-8s %5.1f%%\n", KV_EP_COL,
+			       kvlb_endpoint_format(&b[i].vip, vs, sizeof(vs)), KV_EP_COL,
 			       kvlb_endpoint_format(&b[i].ep, bs, sizeof(bs)), b[i].id,
 			       b[i].be.weight, state_name(b[i].be.flags),
 			       100.0 * b[i].ring_slots / KVLB_RING_SIZE);

@@ -49,8 +49,10 @@ static int show_flow(const struct kvlb_flow_key *k, const struct kvlb_flow *f, v
 		json_object_end(j);
 	} else {
 		if (w->shown == 0)
-			printf("%-48s %-48s %-48s %8s\n", "CLIENT", "VIP", "BACKEND", "AGE");
-		printf("%-48s %-48s %-48s %7.1fs\n", cs, vs, bs, age);
+			printf("%-*s %-*s %-*s %8s\n", KV_EP_COL + 6, "CLIENT", KV_EP_COL, "VIP",
+			       KV_EP_COL, "BACKEND", "AGE");
+		printf("%-*s %-*s %-*s %7.1fs\n", KV_EP_COL + 6, cs, KV_EP_COL, vs, KV_EP_COL, bs,
+		       age);
 	}
 	w->shown++;
 	return w->limit && w->shown >= w->limit;

@@ -10,6 +10,10 @@
 #ifndef KVLBCTL_H
 #define KVLBCTL_H
 
+/* Column of an ADDR:PORT in tables: an IPv4 endpoint or a short IPv6 one
+ * ("[2001:db8:b::11]:8000"); longer ones push the rest of their line. */
+#define KV_EP_COL 22
+
 #include <stdbool.h>
 #include "endpoint.h"
 #include "json.h"

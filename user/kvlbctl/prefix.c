@@ -193,7 +193,7 @@ static int prefix_list(struct kv_ctx *c, int argc, char **argv)
 	if (c->json)
 		json_array_start(&c->jw);
 	else if (n)
-		printf("%-18s %-48s %5s %10s\n", "KEY", "BACKEND", "DEPTH", "IDLE");
+		printf("%-18s %-*s %5s %10s\n", "KEY", KV_EP_COL, "BACKEND", "DEPTH", "IDLE");
 	for (i = 0; i < n; i++) {
 		const struct kvlb_prefix_item *it = &items[i];
 		double idle = now > it->e.last_use_ns ? (now - it->e.last_use_ns) / 1e9 : 0;
@@ -210,7 +210,7 @@ static int prefix_list(struct kv_ctx *c, int argc, char **argv)
 			json_kv_double(&c->jw, "idle_s", idle);
 			json_object_end(&c->jw);
 		} else {
-			printf("%-18s %-48s %5u %9.1fs\n", key, bs, it->e.depth, idle);
+			printf("%-18s %-*s %5u %9.1fs\n", key, KV_EP_COL, bs, it->e.depth, idle);
 		}
 	}
 	if (c->json) {

@@ -92,10 +92,11 @@ static int vip_list(struct kv_ctx *c, int argc, char **argv)
 	}
 	if (n == 0)
 		return KV_OK;
-	printf("%-46s %-5s %5s %15s\n", "VIP", "MODE", "INDEX", "ACTIVE_BACKENDS");
+	printf("%-*s %-5s %5s %15s\n", KV_EP_COL, "VIP", "MODE", "INDEX", "ACTIVE_BACKENDS");
 	for (i = 0; i < n; i++)
-		printf("%-46s %-5s %5u %15u\n", kvlb_endpoint_format(&v[i].ep, s, sizeof(s)),
-		       mode_name(v[i].vip.flags), v[i].vip.index, v[i].vip.n_backends);
+		printf("%-*s %-5s %5u %15u\n", KV_EP_COL,
+		       kvlb_endpoint_format(&v[i].ep, s, sizeof(s)), mode_name(v[i].vip.flags),
+		       v[i].vip.index, v[i].vip.n_backends);
 	return KV_OK;
 }
 
