@@ -70,10 +70,10 @@ static const struct kvlb_opt opt_table[] = {
      "scrape every backend's metrics URL every MS ms (10..60000, default 100)"},
     {{"scrape-timeout", required_argument, NULL, 't'},
      "MS",
-     "give up on a scrape after MS ms (below the interval; default 90% of it)"},
+     "give up on a scrape after MS ms (default 250; a scrape still running skips beats)"},
     {{"scrape-failures", required_argument, NULL, 'F'},
      "N",
-     "mark a backend down after N failed scrapes in a row (1..100, default 3)"},
+     "mark a backend down after N failed scrapes in a row (1..100, default 2)"},
     {{"bytes-per-token", required_argument, NULL, 'B'},
      "X",
      "request bytes per prompt token until kvlbd has measured it (0.5..64, default 4)"},
@@ -119,7 +119,7 @@ static void usage(FILE *f)
 		"  until 2000 tokens were seen).\n"
 		"  A backend whose scrape is refused is marked down at once; one whose scrapes\n"
 		"  time out or answer HTTP 5xx is marked down after --scrape-failures in a row\n"
-		"  (with the defaults, within 0.4 s). Down backends get no new connections;\n"
+		"  (with the defaults, within about 0.7 s). Down backends get no new connections;\n"
 		"  their open ones go on. The first good scrape marks a backend up again. An\n"
 		"  answer kvlbd cannot read (HTTP 4xx, no known gauges) is logged but does not\n"
 		"  change the backend's health. Backends without a metrics URL are not checked.\n"
@@ -266,14 +266,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	if (!o->scrape.timeout_ms)
-		o->scrape.timeout_ms = o->scrape.interval_ms * 9 / 10;
-	if (o->scrape.timeout_ms >= o->scrape.interval_ms) {
-		fprintf(stderr,
-			"kvlbd: --scrape-timeout (%d ms) must be below --scrape-interval "
-			"(%d ms)\n",
-			o->scrape.timeout_ms, o->scrape.interval_ms);
-		return -1;
-	}
+		o->scrape.timeout_ms = SCRAPE_DEF_TIMEOUT_MS;
 	if (!o->config && !o->cleanup && !o->uplink) {
 		fprintf(stderr, "kvlbd: give --config FILE (or at least --uplink)\n"
 				"Try 'kvlbd --help'.\n");

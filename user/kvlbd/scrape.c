@@ -495,8 +495,8 @@ static void start_due(struct scraper *s)
 	for (i = 0; i < s->n; i++) {
 		struct target *t = &s->t[i];
 
-		/* The timeout is below the period, so a scrape still running is
-		 * rare (a stalled resolver): skip a beat rather than pile up. */
+		/* A scrape still running (a slow server) skips beats rather
+		 * than pile up requests on it. */
 		if (t->busy || !t->easy)
 			continue;
 		t->len = 0;

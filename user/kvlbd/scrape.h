@@ -29,7 +29,11 @@ struct scrape_opts {
 };
 
 #define SCRAPE_DEF_INTERVAL_MS	   100
-#define SCRAPE_DEF_FAILS	   3
+/* A loaded model server can take longer than a period to render /metrics:
+ * the timeout is its own, and a scrape still running skips beats. A silent
+ * backend is down after about FAILS x (TIMEOUT + INTERVAL): 700 ms. */
+#define SCRAPE_DEF_TIMEOUT_MS	   250
+#define SCRAPE_DEF_FAILS	   2
 #define SCRAPE_DEF_BYTES_PER_TOKEN 4.0
 #define SCRAPE_MAX_BODY		   (8u << 20) /* a larger /metrics body is an error */
 
