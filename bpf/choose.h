@@ -29,6 +29,14 @@ static __always_inline struct kvlb_vip *lookup_vip(const struct kvlb_flow_key *k
 	return bpf_map_lookup_elem(&kvlb_vips, &vk);
 }
 
+/* Whether any VIP listens on this port: the cheap first filter. */
+static __always_inline bool vip_port_used(__be16 port)
+{
+	__u32 k = bpf_ntohs(port), *n = bpf_map_lookup_elem(&kvlb_vip_ports, &k);
+
+	return n && *n;
+}
+
 /* A backend that may take new flows. */
 static __always_inline bool backend_usable(const struct kvlb_backend *be)
 {

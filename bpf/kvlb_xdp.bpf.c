@@ -13,30 +13,29 @@
 #include "nat.h"
 #include "fwd.h"
 
-/* The backend of a flow: the recorded one while it exists, else a new
- * placement (first packet, LRU eviction, or a backend that was removed).
- * A SYN always starts a new placement: its tuple may be a reused one whose
- * old entry still sits in the LRU, bound to a backend since drained. */
-static __always_inline struct kvlb_flow *bind_flow(struct pkt *p, const struct kvlb_vip *vip,
-						   struct kvlb_stats *st, struct kvlb_backend **bep)
+/* The backend an existing flow is bound to, while it still serves the
+ * flow's VIP: its slot may have been freed (backend or VIP deleted) and even
+ * taken by another VIP's backend since. */
+static __always_inline struct kvlb_backend *flow_backend(const struct kvlb_flow *f)
 {
-	struct kvlb_flow *f = tcp_syn_only(p) ? NULL : flow_lookup(&p->key);
-	struct kvlb_backend *be;
-	__u32 id;
+	__u32 id = f->backend_id;
+	struct kvlb_backend *be = bpf_map_lookup_elem(&kvlb_backends, &id);
 
-	if (f) {
-		id = f->backend_id;
-		be = bpf_map_lookup_elem(&kvlb_backends, &id);
-		/* The slot may have been freed and taken by another VIP's backend. */
-		if (be && (be->flags & KVLB_BE_F_IN_USE) && be->vip_index == f->vip_index) {
-			*bep = be;
-			return f;
-		}
-		STAT_INC(st, xdp_stale_backend);
-	}
+	if (be && (be->flags & KVLB_BE_F_IN_USE) && be->vip_index == f->vip_index)
+		return be;
+	return NULL;
+}
 
-	id = choose_backend_l4(vip, &p->key);
-	be = bpf_map_lookup_elem(&kvlb_backends, &id);
+/* A new placement: a connection's first packet, a flow the LRU evicted, or
+ * one whose backend was removed. */
+static __always_inline struct kvlb_flow *place_flow(struct pkt *p, const struct kvlb_vip *vip,
+						    struct kvlb_stats *st,
+						    struct kvlb_backend **bep)
+{
+	__u32 id = choose_backend_l4(vip, &p->key);
+	struct kvlb_backend *be = bpf_map_lookup_elem(&kvlb_backends, &id);
+	struct kvlb_flow *f;
+
 	if (!be || !(be->flags & KVLB_BE_F_IN_USE))
 		return NULL;
 	f = flow_create(&p->key, vip, id, be);
@@ -77,23 +76,42 @@ int kvlb_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	vip = lookup_vip(&p.key);
-	if (!vip) {
+	/* Traffic to a port no VIP listens on is told apart by an array
+	 * index. A SYN there may reuse the tuple of a balanced connection
+	 * still in the LRU (a client reaching a pod directly). */
+	if (!vip_port_used(p.key.dport)) {
 		if (tcp_syn_only(&p))
 			flow_forget_reverse(&p.key);
 		STAT_INC(st, xdp_not_vip);
 		return XDP_PASS;
+	}
+
+	/* An established flow needs no VIP lookup. A SYN is always placed
+	 * anew: its tuple may be a reused one, bound to a drained backend. */
+	f = tcp_syn_only(&p) ? NULL : flow_lookup(&p.key);
+	if (f)
+		be = flow_backend(f);
+	if (!be) {
+		vip = lookup_vip(&p.key);
+		if (!vip) {
+			if (tcp_syn_only(&p))
+				flow_forget_reverse(&p.key);
+			STAT_INC(st, xdp_not_vip);
+			return XDP_PASS;
+		}
+		if (f)
+			STAT_INC(st, xdp_stale_backend);
+		f = place_flow(&p, vip, st, &be);
+		if (!f || !be) {
+			STAT_INC(st, xdp_no_backend);
+			return XDP_DROP;
+		}
 	}
 	if (p.ip_options)
 		STAT_INC(st, xdp_ip_options);
 	if (p.vlan_tags)
 		STAT_INC(st, xdp_vlan);
 
-	f = bind_flow(&p, vip, st, &be);
-	if (!f || !be) {
-		STAT_INC(st, xdp_no_backend);
-		return XDP_DROP;
-	}
 	if (nat_dst_xdp(data, data_end, &p, be)) {
 		STAT_INC(st, xdp_malformed);
 		return XDP_DROP;

@@ -19,6 +19,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvlb_vips SEC(".maps");
 
+/* How many VIPs listen on each TCP port (index: port in host order).
+ * Written by kvlbd/kvlbctl with kvlb_vips; read by XDP per packet, so that
+ * traffic to other ports is told apart by an array index, not a hash
+ * lookup, and an established flow needs no VIP lookup at all. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_vip_ports SEC(".maps");
+
 /* Backends by id. Written by kvlbd/kvlbctl; read by XDP when placing and
  * forwarding a flow. */
 struct {

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 
 /* Bumped whenever a pinned map's key or value layout changes. */
-#define KVLB_MAP_ABI 2
+#define KVLB_MAP_ABI 3
 
 /* Default directory where kvlbd pins maps (a bpffs mount). */
 #define KVLB_PIN_ROOT "/sys/fs/bpf/kvlb"
@@ -29,9 +29,11 @@
 #define KVLB_MAP_STATS	      "kvlb_stats"
 #define KVLB_MAP_CONFIG	      "kvlb_config"
 #define KVLB_MAP_BACKEND_LOAD "kvlb_backend_load"
+/* VIPs per destination port (array indexed by the port, host order). */
+#define KVLB_MAP_VIP_PORTS "kvlb_vip_ports"
 /* The XDP program kvlbd attached, pinned so a restart knows it is its own. */
 #define KVLB_PROG_XDP_PIN "kvlb_xdp_prog"
-#define KVLB_MAP_PREFIX	      "kvlb_prefix"
+#define KVLB_MAP_PREFIX	  "kvlb_prefix"
 
 /* Hard limits. Changing one changes a map size: bump KVLB_MAP_ABI. */
 #define KVLB_MAX_VIPS	  64	 /* service addresses balanced by one node */

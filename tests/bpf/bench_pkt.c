@@ -78,7 +78,7 @@ static int setup_maps(void)
 		const char *vip, *be;
 		uint8_t family;
 	} svc[] = {{"192.0.2.1", "203.0.113.11", 4}, {"2001:db8:a::1", "2001:db8:b::11", 6}};
-	uint32_t i;
+	uint32_t i, port = 80, one = 1;
 	int err;
 
 	for (i = 0; i < 2; i++) {
@@ -91,6 +91,7 @@ static int setup_maps(void)
 		pb_addr(svc[i].vip, svc[i].family, (uint8_t *)&vk.addr);
 		pb_addr(svc[i].be, svc[i].family, (uint8_t *)&be.addr);
 		if (bpf_map_update_elem(T.vips, &vk, &v, BPF_ANY) ||
+		    bpf_map_update_elem(T.vip_ports, &port, &one, BPF_ANY) ||
 		    bpf_map_update_elem(T.backends, &i, &be, BPF_ANY))
 			return -errno;
 		err = kt_fill_slot(&T, i * 2, i);

@@ -92,14 +92,15 @@ int kt_load(struct kt *t, const char *obj_dir)
 	t->xdp_fd = prog_fd_of(t->xdp_obj);
 	t->tc_fd = prog_fd_of(t->tc_obj);
 	t->vips = map_fd(t->xdp_obj, KVLB_MAP_VIPS);
+	t->vip_ports = map_fd(t->xdp_obj, KVLB_MAP_VIP_PORTS);
 	t->backends = map_fd(t->xdp_obj, KVLB_MAP_BACKENDS);
 	t->ring = map_fd(t->xdp_obj, KVLB_MAP_RING);
 	t->flows = map_fd(t->xdp_obj, KVLB_MAP_FLOWS);
 	t->nat_rev = map_fd(t->xdp_obj, KVLB_MAP_NAT_REV);
 	t->stats = map_fd(t->xdp_obj, KVLB_MAP_STATS);
 	t->config = map_fd(t->xdp_obj, KVLB_MAP_CONFIG);
-	if (t->xdp_fd < 0 || t->tc_fd < 0 || t->vips < 0 || t->backends < 0 || t->ring < 0 ||
-	    t->flows < 0 || t->nat_rev < 0 || t->stats < 0 || t->config < 0) {
+	if (t->xdp_fd < 0 || t->tc_fd < 0 || t->vips < 0 || t->vip_ports < 0 || t->backends < 0 ||
+	    t->ring < 0 || t->flows < 0 || t->nat_rev < 0 || t->stats < 0 || t->config < 0) {
 		fprintf(stderr, "objects in %s lack a program or map\n", obj_dir);
 		err = -ENOENT;
 		goto fail;

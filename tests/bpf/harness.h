@@ -20,9 +20,9 @@
 struct kt {
 	struct bpf_object *xdp_obj;
 	struct bpf_object *tc_obj;
-	int xdp_fd;						 /* kvlb_xdp program */
-	int tc_fd;						 /* kvlb_tc program */
-	int vips, backends, ring, flows, nat_rev, stats, config; /* map fds */
+	int xdp_fd;							    /* kvlb_xdp program */
+	int tc_fd;							    /* kvlb_tc program */
+	int vips, vip_ports, backends, ring, flows, nat_rev, stats, config; /* map fds */
 };
 
 /* Open and load build objects from obj_dir. Returns 0 or a negative errno

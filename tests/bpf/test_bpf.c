@@ -480,7 +480,7 @@ static int fx_reset(char *err, size_t n)
 	struct kvlb_vip_key vk;
 	struct kvlb_vip v;
 	struct kvlb_backend be;
-	uint32_t i;
+	uint32_t i, port, one = 1;
 
 	if (kt_clear_map(T.flows, sizeof(struct kvlb_flow_key)) ||
 	    kt_clear_map(T.nat_rev, sizeof(struct kvlb_flow_key)))
@@ -493,6 +493,10 @@ static int fx_reset(char *err, size_t n)
 		vk.family = fx_vips[i].family == 6 ? KVLB_AF_INET6 : KVLB_AF_INET;
 		v = (struct kvlb_vip){.index = i, .ring_slot = i * 2, .n_backends = 1};
 		if (bpf_map_update_elem(T.vips, &vk, &v, BPF_ANY))
+			goto fail;
+		/* As kvlbd keeps it: the VIP's port is marked in use. */
+		port = fx_vips[i].port;
+		if (bpf_map_update_elem(T.vip_ports, &port, &one, BPF_ANY))
 			goto fail;
 	}
 	for (i = 0; i < N_BACKENDS; i++) {

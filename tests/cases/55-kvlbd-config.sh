@@ -20,6 +20,11 @@ cleanup() {
 trap cleanup EXIT
 ctl() { "$KVLB_BUILD/kvlbctl" --pin-root "$PIN" "$@"; }
 backends() { ctl -j backend list | jq -r '[.[].backend] | sort | join(",")'; }
+# VIPs on TCP port 80 as the data path's first filter counts them.
+port80() {
+	bpftool -j map lookup pinned "$PIN/kvlb_vip_ports" key 80 0 0 0 |
+		jq -r '(.formatted.value // .value) | if type == "array" then (.[0] | tonumber) else . end'
+}
 
 "$KVLB_TOP/scripts/topo.sh" up "$T" 2
 
@@ -63,6 +68,7 @@ rejected() { [ "$(grep -c 'config rejected' "$WORK/kvlbd.log")" -ge "$1" ]; }
 wait_for 10 applied 1 || { fail kvlbd-start "$(cat "$WORK/kvlbd.log")"; exit 1; }
 [ "$(backends)" = "203.0.113.11:8080,203.0.113.12:8080" ] && pass kvlbd-start-applies-config ||
 	fail kvlbd-start-applies-config "backends: $(backends)"
+[ "$(port80)" = 1 ] && pass kvlbd-vip-port-open || fail kvlbd-vip-port-open "kvlb_vip_ports[80] = $(port80)"
 tc_on() { [[ $(ip netns exec "$T-node" tc filter show dev "$1" ingress) == *kvlb_tc* ]]; }
 tc_on vp1 && ! tc_on vp2 && pass kvlbd-tc-on-configured-pod-links ||
 	fail kvlbd-tc-on-configured-pod-links "vp1: $(tc_on vp1 && echo yes), vp2: $(tc_on vp2 && echo yes)"
@@ -80,6 +86,7 @@ backend 203.0.113.13:8080
 vip [2001:db8:a::10]:80
 backend [2001:db8:b::11]:8080
 CONF
+cp "$WORK/kvlb.conf" "$WORK/two.conf"
 kill -HUP $pid
 wait_for 10 applied 2
 # A pod link that appeared in the config gets the TC program on reload.
@@ -88,6 +95,9 @@ wait_for 10 tc_on vp2 && pass kvlbd-sighup-attaches-new-pod-links ||
 got=$(ctl -j backend list | jq -r '[.[] | "\(.backend)/\(.weight)"] | sort | join(",")')
 want='203.0.113.12:8080/5,203.0.113.13:8080/1,[2001:db8:b::11]:8080/1'
 [ "$got" = "$want" ] && pass kvlbd-sighup-reload || fail kvlbd-sighup-reload "got $got"
+
+[ "$(port80)" = 2 ] && pass kvlbd-vip-ports-count-both-families ||
+	fail kvlbd-vip-ports-count-both-families "kvlb_vip_ports[80] = $(port80), want 2"
 
 # SIGHUP with a broken file: rejected with line and reason, state untouched.
 before=$(ctl -j backend list; ctl -j vip list)
@@ -102,6 +112,18 @@ else
 fi
 kill -0 $pid && pass kvlbd-survives-bad-reload || fail kvlbd-survives-bad-reload "kvlbd died"
 
+kill -TERM $pid; wait $pid; pid=
+
+# A port count lost (an edit interrupted half way) is repaired at start, by
+# the resync alone: the config is the running one, so no VIP is edited.
+bpftool map update pinned "$PIN/kvlb_vip_ports" key 80 0 0 0 value 0 0 0 0
+cp "$WORK/two.conf" "$WORK/kvlb.conf"
+nsenter --net=/run/netns/$T-node "$KVLBD" --config "$WORK/kvlb.conf" --pin-root "$PIN" \
+	--metrics-listen off >>"$WORK/kvlbd.log" 2>&1 &
+pid=$!
+wait_for 10 applied 3
+[ "$(port80)" = 2 ] && pass kvlbd-start-resyncs-vip-ports ||
+	fail kvlbd-start-resyncs-vip-ports "kvlb_vip_ports[80] = $(port80) after restart"
 kill -TERM $pid; wait $pid; pid=
 "$KVLBD" --cleanup --pin-root "$PIN" >/dev/null 2>&1
 [ ! -e "$PIN" ] && pass kvlbd-cleanup-removes-pins || fail kvlbd-cleanup-removes-pins "$(ls "$PIN")"

@@ -20,6 +20,8 @@
 #include "cshim.h"
 
 #define BPF_ANY 0
+#include <arpa/inet.h>
+#define bpf_ntohs(x) ntohs(x)
 
 enum { FAKE_ARRAY, FAKE_HASH };
 
@@ -32,7 +34,8 @@ struct fake_map {
 	__u64 updates;
 };
 
-static struct fake_map kvlb_vips, kvlb_backends, kvlb_ring, kvlb_backend_load, kvlb_prefix;
+static struct fake_map kvlb_vips, kvlb_vip_ports, kvlb_backends, kvlb_ring, kvlb_backend_load,
+    kvlb_prefix;
 
 static void fake_map_init(struct fake_map *m, int type, __u32 ks, __u32 vs, __u32 max)
 {

@@ -39,6 +39,7 @@ def maps():
     z = sizes()
     return [  # name, type, key, value, entries
         ("kvlb_vips", "hash", z["kvlb_vip_key"], z["kvlb_vip"], MAX_VIPS),
+        ("kvlb_vip_ports", "array", 4, 4, 65536),
         ("kvlb_backends", "array", 4, z["kvlb_backend"], 1024),
         ("kvlb_ring", "array", 4, 4, MAX_VIPS * 2 * RING_SIZE),
         ("kvlb_flows", "lru_hash", z["kvlb_flow_key"], z["kvlb_flow"], 4096),

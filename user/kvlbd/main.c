@@ -326,7 +326,7 @@ static int reload(const struct opts *o, struct kvlb_handle *h, struct scraper *s
 		/* Pods started since: their links get the TC program too (the
 		 * ones already attached are replaced in place). */
 		const char *ifs[KVLB_CONF_MAX_IFACES];
-		struct loader_opts lo = { .pin_root = o->pin_root };
+		struct loader_opts lo = {.pin_root = o->pin_root};
 
 		merge_ifaces(o, &c, &lo, ifs);
 		lo.uplink = NULL;
@@ -456,7 +456,7 @@ int main(int argc, char **argv)
 		kvlb_conf_free(&c);
 		return 1;
 	}
-	if (config_init(&h)) {
+	if (config_init(&h) || kvlb_vip_ports_resync(&h)) {
 		log_err("%s", kvlb_error());
 		kvlb_close(&h);
 		kvlb_conf_free(&c);

@@ -72,6 +72,8 @@ struct map_spec {
 static const struct map_spec map_specs[] = {
     {KVLB_MAP_VIPS, offsetof(struct kvlb_handle, vips_fd), sizeof(struct kvlb_vip_key),
      sizeof(struct kvlb_vip), 1},
+    {KVLB_MAP_VIP_PORTS, offsetof(struct kvlb_handle, vip_ports_fd), sizeof(__u32), sizeof(__u32),
+     65536},
     {KVLB_MAP_BACKENDS, offsetof(struct kvlb_handle, backends_fd), sizeof(__u32),
      sizeof(struct kvlb_backend), KVLB_MAX_BACKENDS},
     {KVLB_MAP_RING, offsetof(struct kvlb_handle, ring_fd), sizeof(__u32), sizeof(__u32),
@@ -530,6 +532,62 @@ int kvlb_vip_get(struct kvlb_handle *h, const struct kvlb_endpoint *vip, struct 
 	return r;
 }
 
+/* Set kvlb_vip_ports[port] to the number of VIPs on that port. */
+static int vip_port_sync(struct kvlb_handle *h, __be16 port)
+{
+	struct vip_entry vips[KVLB_MAX_VIPS];
+	__u32 key = ntohs(port), count = 0;
+	int n, i;
+
+	n = read_vips(h, vips, KVLB_MAX_VIPS);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		count += vips[i].key.port == port;
+	if (bpf_map_update_elem(h->vip_ports_fd, &key, &count, BPF_ANY))
+		return kvlb_fail("updating %s: %s", KVLB_MAP_VIP_PORTS, strerror(errno));
+	return 0;
+}
+
+int kvlb_vip_ports_resync(struct kvlb_handle *h)
+{
+	struct vip_entry vips[KVLB_MAX_VIPS];
+	__u32 *counts, *keys, nkeys = 65536, i;
+	int n, err = -1;
+
+	counts = calloc(65536, sizeof(*counts));
+	keys = malloc(65536 * sizeof(*keys));
+	if (!counts || !keys) {
+		kvlb_fail("out of memory");
+		goto out;
+	}
+	if (edit_lock(h))
+		goto out;
+	n = read_vips(h, vips, KVLB_MAX_VIPS);
+	if (n < 0)
+		goto unlock;
+	for (i = 0; i < (__u32)n; i++)
+		counts[ntohs(vips[i].key.port)]++;
+	for (i = 0; i < 65536; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(h->vip_ports_fd, keys, counts, &nkeys, NULL)) {
+		/* Kernels without batch operations on arrays: one by one. */
+		for (i = 0; i < 65536; i++) {
+			if (bpf_map_update_elem(h->vip_ports_fd, &keys[i], &counts[i], BPF_ANY)) {
+				kvlb_fail("updating %s: %s", KVLB_MAP_VIP_PORTS, strerror(errno));
+				goto unlock;
+			}
+		}
+	}
+	err = 0;
+unlock:
+	edit_unlock(h);
+out:
+	free(counts);
+	free(keys);
+	return err;
+}
+
 static int vip_add(struct kvlb_handle *h, const struct kvlb_endpoint *ep, __u32 flags, bool excl)
 {
 	struct vip_entry *vips = NULL;
@@ -608,6 +666,11 @@ static int vip_add(struct kvlb_handle *h, const struct kvlb_endpoint *ep, __u32 
 			kvlb_fail("adding VIP %s: %s", ep_str(ep, s), strerror(errno));
 		goto out;
 	}
+	/* The port opens only now that the VIP is there to match. */
+	if (vip_port_sync(h, k.port)) {
+		bpf_map_delete_elem(h->vips_fd, &k);
+		goto out;
+	}
 	err = 0;
 out:
 	edit_unlock(h);
@@ -666,6 +729,10 @@ int kvlb_vip_del(struct kvlb_handle *h, const struct kvlb_endpoint *ep)
 		    write_backend(h, i, &z))
 			goto out; /* left over slots are cleared by the next add of the index */
 	}
+	/* A port left open would only cost its traffic a VIP lookup; kvlbd's
+	 * resync at start closes it if this fails. */
+	if (vip_port_sync(h, k.port))
+		goto out;
 	err = 0;
 out:
 	edit_unlock(h);

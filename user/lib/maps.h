@@ -17,6 +17,7 @@
 
 struct kvlb_handle {
 	int vips_fd;
+	int vip_ports_fd; /* kvlb_vip_ports */
 	int backends_fd;
 	int ring_fd;
 	int flows_fd;
@@ -110,6 +111,11 @@ int kvlb_ring_read(struct kvlb_handle *h, const struct kvlb_endpoint *vip, __u32
 /* The key a backend is placed by in the Maglev table: a hash of its address,
  * port and family, so a rebuilt ring is identical to the one it replaces. */
 __u64 kvlb_backend_key(const struct kvlb_backend *be);
+
+/* Rewrite kvlb_vip_ports from kvlb_vips: the data path's first filter. VIP
+ * edits keep it in step; kvlbd runs this at start, to repair whatever an
+ * interrupted edit left. */
+int kvlb_vip_ports_resync(struct kvlb_handle *h);
 
 /* Counters summed over CPUs. */
 int kvlb_stats_read(struct kvlb_handle *h, struct kvlb_stats *sum);
