@@ -202,26 +202,23 @@ out:
 	return err;
 }
 
-int kt_run_xdp(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *out,
-	       size_t *out_len, uint32_t *retval, uint32_t *duration)
+/* One BPF_PROG_TEST_RUN call (repeat 1) with ctx, when given, as the
+ * program's context. */
+static int kt_run(int prog_fd, const void *in, size_t len, void *ctx, size_t ctx_size, void *out,
+		  size_t *out_len, uint32_t *retval, uint32_t *duration)
 {
-	struct xdp_md ctx = {.data_end = (__u32)len, .ingress_ifindex = ifindex};
 	struct bpf_test_run_opts o = {
 	    .sz = sizeof(o),
 	    .data_in = in,
 	    .data_size_in = (__u32)len,
 	    .data_out = out,
 	    .data_size_out = (__u32)*out_len,
+	    .ctx_in = ctx,
+	    .ctx_size_in = (__u32)ctx_size,
 	    .repeat = 1,
 	};
-	int err;
 
-	if (ifindex) {
-		o.ctx_in = &ctx;
-		o.ctx_size_in = sizeof(ctx);
-	}
-	err = bpf_prog_test_run_opts(prog_fd, &o);
-	if (err)
+	if (bpf_prog_test_run_opts(prog_fd, &o))
 		return -errno;
 	*out_len = o.data_size_out;
 	*retval = o.retval;
@@ -230,32 +227,22 @@ int kt_run_xdp(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *
 	return 0;
 }
 
+int kt_run_xdp(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *out,
+	       size_t *out_len, uint32_t *retval, uint32_t *duration)
+{
+	struct xdp_md ctx = {.data_end = (__u32)len, .ingress_ifindex = ifindex};
+
+	return kt_run(prog_fd, in, len, ifindex ? &ctx : NULL, ifindex ? sizeof(ctx) : 0, out,
+		      out_len, retval, duration);
+}
+
 int kt_run_tc(int prog_fd, const void *in, size_t len, uint32_t ifindex, void *out, size_t *out_len,
 	      uint32_t *retval, uint32_t *duration)
 {
 	struct __sk_buff ctx = {.ingress_ifindex = ifindex};
-	struct bpf_test_run_opts o = {
-	    .sz = sizeof(o),
-	    .data_in = in,
-	    .data_size_in = (__u32)len,
-	    .data_out = out,
-	    .data_size_out = (__u32)*out_len,
-	    .repeat = 1,
-	};
-	int err;
 
-	if (ifindex) {
-		o.ctx_in = &ctx;
-		o.ctx_size_in = sizeof(ctx);
-	}
-	err = bpf_prog_test_run_opts(prog_fd, &o);
-	if (err)
-		return -errno;
-	*out_len = o.data_size_out;
-	*retval = o.retval;
-	if (duration)
-		*duration = o.duration;
-	return 0;
+	return kt_run(prog_fd, in, len, ifindex ? &ctx : NULL, ifindex ? sizeof(ctx) : 0, out,
+		      out_len, retval, duration);
 }
 
 int kt_enter_netns(void)

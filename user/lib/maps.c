@@ -690,31 +690,38 @@ int kvlb_vip_create(struct kvlb_handle *h, const struct kvlb_endpoint *vip, __u3
 	return vip_add(h, vip, flags, true);
 }
 
+/*
+ * Under the edit lock: the VIP's key and value, and a copy of every backend
+ * slot in *all (malloc'd; the caller frees it, also on failure).
+ */
+static int vip_and_backends(struct kvlb_handle *h, const struct kvlb_endpoint *ep,
+			    struct kvlb_vip_key *k, struct kvlb_vip *v, struct kvlb_backend **all)
+{
+	char s[KVLB_ENDPOINT_STRLEN];
+	int r = vip_lookup(h, ep, k, v);
+
+	if (r <= 0)
+		return r == 0 ? kvlb_fail("no VIP %s", ep_str(ep, s)) : -1;
+	*all = calloc(KVLB_MAX_BACKENDS, sizeof(**all));
+	if (!*all)
+		return kvlb_fail("out of memory");
+	return read_backends(h, *all);
+}
+
 int kvlb_vip_del(struct kvlb_handle *h, const struct kvlb_endpoint *ep)
 {
 	struct kvlb_backend *all = NULL;
 	struct kvlb_vip_key k;
 	struct kvlb_vip v;
 	char s[KVLB_ENDPOINT_STRLEN];
-	int r, err = -1;
+	int err = -1;
 	__u32 i;
 
 	if (check_ep(ep, "VIP"))
 		return -1;
 	if (edit_lock(h))
 		return -1;
-	r = vip_lookup(h, ep, &k, &v);
-	if (r <= 0) {
-		if (r == 0)
-			kvlb_fail("no VIP %s", ep_str(ep, s));
-		goto out;
-	}
-	all = calloc(KVLB_MAX_BACKENDS, sizeof(*all));
-	if (!all) {
-		kvlb_fail("out of memory");
-		goto out;
-	}
-	if (read_backends(h, all))
+	if (vip_and_backends(h, ep, &k, &v, &all))
 		goto out;
 	/* The key goes first: from then on the data path no longer matches
 	 * the VIP, so its backend slots are free to clear. */
@@ -808,7 +815,7 @@ static int backend_edit(struct kvlb_handle *h, const struct kvlb_endpoint *vep,
 	struct kvlb_backend *all = NULL, nb;
 	struct kvlb_vip_key k;
 	struct kvlb_vip v;
-	int r, id, err = -1;
+	int id, err = -1;
 
 	if (check_ep(vep, "VIP") || check_ep(bep, "backend"))
 		return -1;
@@ -822,18 +829,7 @@ static int backend_edit(struct kvlb_handle *h, const struct kvlb_endpoint *vep,
 				 ep_str(bep, bs), ep_str(vep, vs));
 	if (edit_lock(h))
 		return -1;
-	r = vip_lookup(h, vep, &k, &v);
-	if (r <= 0) {
-		if (r == 0)
-			kvlb_fail("no VIP %s", ep_str(vep, vs));
-		goto out;
-	}
-	all = calloc(KVLB_MAX_BACKENDS, sizeof(*all));
-	if (!all) {
-		kvlb_fail("out of memory");
-		goto out;
-	}
-	if (read_backends(h, all))
+	if (vip_and_backends(h, vep, &k, &v, &all))
 		goto out;
 	id = find_backend(all, v.index, bep);
 	if (id < 0 && op != BE_ADD && op != BE_CREATE) {
