@@ -88,9 +88,10 @@ static __always_inline long nexthop_learn(void *ctx, const struct pkt *p,
 	return rc;
 }
 
-/* Returns the XDP verdict; *to_stack tells which way it went. The flow's
- * next hop is learned on its first packets and reused after. */
-static __always_inline int xdp_forward(struct xdp_md *ctx, struct pkt *p, struct kvlb_flow *f,
+/* Returns the XDP verdict; *to_stack tells which way it went. The
+ * connection's next hop (*nh, kept in its entry) is learned on its first
+ * packets and reused after. */
+static __always_inline int xdp_forward(struct xdp_md *ctx, struct pkt *p, struct kvlb_nexthop *nh,
 				       const struct kvlb_backend *be, bool *to_stack)
 {
 	struct ethhdr *eth;
@@ -100,8 +101,8 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct pkt *p, struct
 	*to_stack = true;
 	if (p->vlan_tags && xdp_vlan_pop(ctx, p))
 		return XDP_DROP;
-	if (!f->nh.ifindex && nexthop_learn(ctx, p, &p->key.src, &be->addr, ctx->ingress_ifindex,
-					    &f->nh, &oif) != BPF_FIB_LKUP_RET_SUCCESS)
+	if (!nh->ifindex && nexthop_learn(ctx, p, &p->key.src, &be->addr, ctx->ingress_ifindex, nh,
+					  &oif) != BPF_FIB_LKUP_RET_SUCCESS)
 		return XDP_PASS;
 
 	data = (void *)(long)ctx->data;
@@ -109,12 +110,12 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct pkt *p, struct
 	eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return XDP_DROP;
-	__builtin_memcpy(eth->h_dest, f->nh.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, f->nh.smac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
 	*to_stack = false;
-	if (f->nh.ifindex == ctx->ingress_ifindex)
+	if (nh->ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
-	return bpf_redirect(f->nh.ifindex, 0);
+	return bpf_redirect(nh->ifindex, 0);
 }
 
 /* TC: send a rewritten reply straight out of the egress device. Returns

@@ -10,10 +10,11 @@
 #include "parse.h"
 #include "nat.h"
 #include "fwd.h"
+#include "splice_pod.h"
 
 /* Enough linear bytes for Ethernet, two VLAN tags, IPv4 with options or
- * IPv6, and a TCP header. */
-#define TC_PULL_LEN (14 + 8 + 60 + 20)
+ * IPv6, and a TCP header with options. */
+#define TC_PULL_LEN (14 + 8 + 60 + 60)
 
 SEC("tc")
 int kvlb_tc(struct __sk_buff *skb)
@@ -50,6 +51,8 @@ int kvlb_tc(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	p.len = skb->len;
+	if (nat->flags & KVLB_NAT_F_SPLICE)
+		return splice_pod(skb, &p, nat, st);
 	if (nat_src_tc(skb, &p, nat)) {
 		STAT_INC(st, tc_malformed);
 		return TC_ACT_SHOT;

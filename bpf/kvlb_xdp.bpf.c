@@ -12,6 +12,7 @@
 #include "flow.h"
 #include "nat.h"
 #include "fwd.h"
+#include "splice_client.h"
 
 /* The backend an existing flow is bound to, while it still serves the
  * flow's VIP: its slot may have been freed (backend or VIP deleted) and even
@@ -28,9 +29,8 @@ static __always_inline struct kvlb_backend *flow_backend(const struct kvlb_flow 
 
 /* A new placement: a connection's first packet, a flow the LRU evicted, or
  * one whose backend was removed. */
-static __always_inline struct kvlb_flow *place_flow(struct pkt *p, const struct kvlb_vip *vip,
-						    struct kvlb_stats *st,
-						    struct kvlb_backend **bep)
+static __noinline struct kvlb_flow *place_flow(struct pkt *p, const struct kvlb_vip *vip,
+					       struct kvlb_stats *st, struct kvlb_backend **bep)
 {
 	__u32 id = choose_backend_l4(vip, &p->key);
 	struct kvlb_backend *be = bpf_map_lookup_elem(&kvlb_backends, &id);
@@ -92,12 +92,24 @@ int kvlb_xdp(struct xdp_md *ctx)
 	if (f)
 		be = flow_backend(f);
 	if (!be) {
+		struct kvlb_splice *sp =
+		    tcp_syn_only(&p) ? NULL : bpf_map_lookup_elem(&kvlb_splice, &p.key);
+
+		if (sp)
+			return splice_finish(ctx, &p, splice_client(ctx, &p, sp, st), st);
 		vip = lookup_vip(&p.key);
 		if (!vip) {
 			if (tcp_syn_only(&p))
 				flow_forget_reverse(&p.key);
 			STAT_INC(st, xdp_not_vip);
 			return XDP_PASS;
+		}
+		/* An HTTP VIP binds after reading the request: the handshake
+		 * is kvlb's, answered with a cookie. */
+		if (vip->flags & KVLB_VIP_F_HTTP) {
+			if (tcp_syn_only(&p))
+				return splice_syn(ctx, &p, st);
+			return splice_finish(ctx, &p, splice_cookie_ack(ctx, &p, vip, st), st);
 		}
 		if (f)
 			STAT_INC(st, xdp_stale_backend);
@@ -117,7 +129,7 @@ int kvlb_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	verdict = xdp_forward(ctx, &p, f, be, &to_stack);
+	verdict = xdp_forward(ctx, &p, &f->nh, be, &to_stack);
 	if (verdict == XDP_DROP) {
 		STAT_INC(st, xdp_malformed);
 		return verdict;

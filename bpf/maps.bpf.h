@@ -8,6 +8,7 @@
 #define KVLB_MAPS_BPF_H
 
 #include "common.bpf.h"
+#include "hold.h"
 
 /* Service addresses. Written by kvlbd/kvlbctl; read by XDP per packet. */
 struct {
@@ -109,5 +110,47 @@ struct {
 	__type(value, struct kvlb_prefix_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kvlb_prefix SEC(".maps");
+
+/* Delayed-binding connections to HTTP VIPs, keyed like kvlb_flows (client
+ * -> VIP). Written by XDP from the cookie-checked ACK on, and by TC when the
+ * pod answers; LRU, and kvlbd sweeps closed and idle ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KVLB_MAX_FLOWS);
+	__type(key, struct kvlb_flow_key);
+	__type(value, struct kvlb_splice);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_splice SEC(".maps");
+
+/* Request fronts being held (see bpf/hold.h). Allocated on demand: a slot
+ * is 21 KB and lives only from the handshake until the pod acknowledged
+ * what kvlb acknowledged for it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVLB_MAX_HOLDS);
+	__type(key, struct kvlb_flow_key);
+	__type(value, struct kvlb_hold);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_hold SEC(".maps");
+
+/* One all-zero kvlb_hold, never written: the source a new slot is copied
+ * from (a value this size cannot be built on the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kvlb_hold);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_hold_zero SEC(".maps");
+
+/* The SYN-cookie key. Written once by kvlbd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kvlb_secret);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kvlb_secret SEC(".maps");
 
 #endif

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 
 /* Bumped whenever a pinned map's key or value layout changes. */
-#define KVLB_MAP_ABI 3
+#define KVLB_MAP_ABI 4
 
 /* Default directory where kvlbd pins maps (a bpffs mount). */
 #define KVLB_PIN_ROOT "/sys/fs/bpf/kvlb"
@@ -34,6 +34,12 @@
 /* The XDP program kvlbd attached, pinned so a restart knows it is its own. */
 #define KVLB_PROG_XDP_PIN "kvlb_xdp_prog"
 #define KVLB_MAP_PREFIX	  "kvlb_prefix"
+/* Delayed binding (HTTP VIPs): connection state, held request fronts, the
+ * SYN-cookie key, and the all-zero template a new hold entry starts from. */
+#define KVLB_MAP_SPLICE	   "kvlb_splice"
+#define KVLB_MAP_HOLD	   "kvlb_hold"
+#define KVLB_MAP_SECRET	   "kvlb_secret"
+#define KVLB_MAP_HOLD_ZERO "kvlb_hold_zero"
 
 /* Hard limits. Changing one changes a map size: bump KVLB_MAP_ABI. */
 #define KVLB_MAX_VIPS	  64	 /* service addresses balanced by one node */
@@ -41,6 +47,8 @@
 #define KVLB_RING_SIZE	  16381	 /* Maglev table per VIP: a prime > 100 x backends per VIP */
 #define KVLB_MAX_FLOWS	  262144 /* LRU flow entries (each direction) */
 #define KVLB_MAX_PREFIXES 65536	 /* LRU prefix-table entries (chain hash -> backend) */
+#define KVLB_MAX_HOLDS	  4096	 /* connections holding a request front at once */
+#define KVLB_HOLD_BUF	  18432	 /* bytes a hold entry keeps: hold limit + one segment */
 
 /*
  * Each VIP owns two ring slots; kvlbd/kvlbctl write a new ring into the
@@ -138,13 +146,71 @@ struct kvlb_flow {
 	struct kvlb_nexthop nh; /* towards the backend */
 };
 
+/* kvlb_nat.flags */
+#define KVLB_NAT_F_SPLICE (1u << 0) /* a delayed-binding connection: see kvlb_splice */
+
 /* kvlb_nat_rev value: what the backend's replies must look like. */
 struct kvlb_nat {
 	struct kvlb_addr vip;
 	__be16 vip_port;
-	__u8 pad[2];
+	__u8 flags; /* KVLB_NAT_F_* */
+	__u8 pad;
 	__u32 backend_id;
 	struct kvlb_nexthop nh; /* towards the client */
+};
+
+/* kvlb_splice.state: a connection to an HTTP VIP, after the SYN cookie. */
+#define KVLB_SP_HOLD	   1 /* reading the request front; kvlb answers the client */
+#define KVLB_SP_CONNECTING 2 /* SYN sent to the chosen pod */
+#define KVLB_SP_REPLAYING  3 /* pod answered; held bytes sent, not all acknowledged */
+#define KVLB_SP_SPLICED	   4 /* both halves joined; every packet translated */
+#define KVLB_SP_CLOSED	   5 /* FIN seen both ways; kvlbd removes it after a grace time */
+
+/* kvlb_splice.flags: what the client's SYN offered (kvlb honours it). */
+#define KVLB_SP_F_TS	(1u << 0) /* timestamps */
+#define KVLB_SP_F_SACK	(1u << 1) /* SACK permitted */
+#define KVLB_SP_F_WS	(1u << 2) /* window scaling */
+#define KVLB_SP_F_FIN_C (1u << 3) /* the client sent FIN */
+#define KVLB_SP_F_FIN_S (1u << 4) /* the pod sent FIN */
+
+/* The window scale kvlb announces to clients (Linux's usual). */
+#define KVLB_SP_WSCALE 7
+
+/*
+ * kvlb_splice value (LRU hash keyed by the client -> VIP kvlb_flow_key).
+ * The pod's half is opened with the client's own ISN, so client sequence
+ * numbers pass unchanged; only the pod's sequence space (seq_delta), its
+ * timestamp clock (ts_delta) and its window scale are translated.
+ */
+struct kvlb_splice {
+	__u8 state;	  /* KVLB_SP_* */
+	__u8 flags;	  /* KVLB_SP_F_* */
+	__u8 c_wscale;	  /* the client's window shift */
+	__u8 s_wscale;	  /* the pod's window shift */
+	__u16 c_mss;	  /* the client's MSS */
+	__u16 tries;	  /* SYNs sent to the pod */
+	__u32 c_isn;	  /* the client's initial sequence number */
+	__u32 our_isn;	  /* the cookie: kvlb's ISN towards the client */
+	__u32 seq_delta;  /* pod seq + seq_delta = seq the client sees */
+	__u32 ts_ours;	  /* the timestamp kvlb sent the client */
+	__u32 ts_delta;	  /* pod tsval + ts_delta = tsval the client sees */
+	__u32 ts_recent;  /* the client's latest tsval */
+	__u32 held;	  /* request bytes held, from c_isn + 1 */
+	__u32 acked;	  /* of them, acknowledged to the client by kvlb */
+	__u32 backend_id; /* chosen pod (KVLB_NO_BACKEND while holding) */
+	__u32 vip_index;
+	__u16 c_win;		/* the client's latest window field */
+	__u16 s_mss;		/* the pod's MSS */
+	__u64 last_ns;		/* coarse clock of the latest packet */
+	struct kvlb_nexthop nh; /* towards the pod */
+	__u32 s_ack;		/* the pod's latest ACK while replaying */
+	__u32 pad;
+};
+
+/* kvlb_secret value: the SYN-cookie key, drawn by kvlbd at start. */
+struct kvlb_secret {
+	__u64 k0;
+	__u64 k1;
 };
 
 /*
@@ -203,7 +269,7 @@ struct kvlb_prefix_entry {
 #define KVLB_CHUNK_MAX	      4096
 #define KVLB_PREFIX_DEPTH_MAX 32
 #define KVLB_HOLD_MIN	      512
-#define KVLB_HOLD_MAX	      65536
+#define KVLB_HOLD_MAX	      16384 /* KVLB_HOLD_BUF less the largest segment */
 #define KVLB_LOAD_BOUND_MIN   100
 #define KVLB_LOAD_BOUND_MAX   10000
 #define KVLB_WALK_MAX	      32
@@ -256,7 +322,26 @@ struct kvlb_config {
 	X(http_ring, "requests placed by the ring walk after a prefix miss")                       \
 	X(http_overloaded, "requests whose candidates were all over the load bound")               \
 	X(http_no_key, "HTTP requests without a prompt or key: placed by the L4 hash")             \
-	X(http_fallback_l4, "not a parseable HTTP/1.1 request: placed by the L4 hash")
+	X(http_fallback_l4, "not a parseable HTTP/1.1 request: placed by the L4 hash")             \
+	/* Delayed binding (HTTP VIPs) */                                                          \
+	X(sp_cookie_sent, "SYNs answered with a SYN cookie")                                       \
+	X(sp_cookie_ok, "handshakes completed by a valid cookie")                                  \
+	X(sp_cookie_bad, "ACKs without a connection and a wrong cookie: reset")                    \
+	X(sp_held_segments, "request segments held while reading the front")                       \
+	X(sp_held_bytes, "request bytes held")                                                     \
+	X(sp_acks_sent, "ACKs kvlb sent for held segments")                                        \
+	X(sp_out_of_order, "held-phase segments not next in sequence: dropped")                    \
+	X(sp_hold_full, "connections refused because every hold slot was taken: reset")            \
+	X(sp_bound, "connections bound to a pod (SYN sent)")                                       \
+	X(sp_syn_retries, "SYNs sent to a pod again")                                              \
+	X(sp_pod_timeout, "pods that never answered the SYN: client reset")                        \
+	X(sp_pod_reset, "pods that refused the connection: client reset")                          \
+	X(sp_replayed_bytes, "held bytes replayed to pods")                                        \
+	X(sp_resent_bytes, "held bytes sent again to a pod that missed them")                      \
+	X(sp_xlate_c2s, "client packets translated onto the pod's half")                           \
+	X(sp_xlate_s2c, "pod packets translated onto the client's half")                           \
+	X(sp_closed, "connections torn down by FIN or RST")                                        \
+	X(sp_unsupported, "HTTP-VIP packets kvlb cannot splice (IPv4 options): dropped")
 
 /* kvlb_stats (per-CPU array, one entry). Named fields, so `bpftool map dump`
  * prints every counter by name. */
@@ -264,7 +349,7 @@ struct kvlb_stats {
 #define KVLB_X_FIELD(name, desc) __u64 name;
 	KVLB_STATS_FIELDS(KVLB_X_FIELD)
 #undef KVLB_X_FIELD
-	__u64 reserved[7]; /* room for new counters without a layout change */
+	__u64 reserved[13]; /* room for new counters without a layout change */
 };
 
 /* Number of named counters (reserved words excluded). */
@@ -282,6 +367,8 @@ _Static_assert(sizeof(struct kvlb_nat) == 40, "kvlb_nat layout");
 _Static_assert(sizeof(struct kvlb_config) == 64, "kvlb_config layout");
 _Static_assert(sizeof(struct kvlb_backend_load) == 168, "kvlb_backend_load layout");
 _Static_assert(sizeof(struct kvlb_prefix_entry) == 16, "kvlb_prefix_entry layout");
-_Static_assert(sizeof(struct kvlb_stats) == 32 * 8, "kvlb_stats layout");
+_Static_assert(sizeof(struct kvlb_stats) == 56 * 8, "kvlb_stats layout");
+_Static_assert(sizeof(struct kvlb_splice) == 88, "kvlb_splice layout");
+_Static_assert(sizeof(struct kvlb_secret) == 16, "kvlb_secret layout");
 
 #endif /* KVLB_H */

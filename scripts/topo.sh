@@ -13,11 +13,16 @@
 # VIPs are taken from 192.0.2.0/24 and 2001:db8:a::/64 (routed to the node).
 # TX checksum offload is off on the client and pods, because XDP sees only
 # what the veth hands it (a partial checksum survives no XDP redirect);
-# GRO is on at the pods so veth accepts frames redirected from XDP.
+# GRO is on at the pods so veth accepts frames redirected from XDP; the
+# client's link runs build/tests/xdp_pass.bpf.o ($KVLB_XDP_PASS), as veth
+# hands frames sent back with XDP_TX only to a peer with an XDP program.
 set -euo pipefail
 
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+XDP_PASS=${KVLB_XDP_PASS:-$TOP/build/tests/xdp_pass.bpf.o}
+
 die() { echo "topo.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 ns_exec() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
@@ -41,6 +46,8 @@ up() {
 	ns_exec "$c" ip route add 192.0.2.0/24 via 198.51.100.1
 	ns_exec "$c" ip -6 route add 2001:db8:a::/64 via 2001:db8:c::1
 	ns_exec "$c" ethtool -K c0 tx off >/dev/null
+	[ -f "$XDP_PASS" ] || die "$XDP_PASS missing: run make"
+	ns_exec "$c" ip link set dev c0 xdpdrv obj "$XDP_PASS" sec xdp
 
 	local i
 	for ((i = 1; i <= n; i++)); do

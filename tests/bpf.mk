@@ -22,9 +22,13 @@ $(BUILD)/tests/test_bpf-san: $(TBPF_DIR)/test_bpf.c $(TBPF_LIB) $(TBPF_HDRS) | $
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(TBPF_DIR)/test_bpf.c $(TBPF_LIB) $(LDLIBS) -o $@
 
-$(BUILD)/tests/xdp_bounce.bpf.o: $(TBPF_DIR)/xdp_bounce.bpf.c | $(BUILD)/tests
+$(BUILD)/tests/xdp_bounce.bpf.o $(BUILD)/tests/xdp_pass.bpf.o: $(BUILD)/tests/%.bpf.o: \
+		$(TBPF_DIR)/%.bpf.c | $(BUILD)/tests
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# scripts/topo.sh attaches it to the client's link (the demo needs it too).
+ALL_TARGETS += $(BUILD)/tests/xdp_pass.bpf.o
 
 $(BUILD)/tests/bench_pkt: $(TBPF_DIR)/bench_pkt.c $(TBPF_LIB) $(TBPF_HDRS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)

@@ -21,6 +21,7 @@
 #include "metrics_server.h"
 #include "reconcile.h"
 #include "scrape.h"
+#include "sweep.h"
 
 #define KVLB_VERSION "0.1.0"
 
@@ -35,6 +36,7 @@ struct opts {
 	bool check;
 	bool cleanup;
 	struct scrape_opts scrape;
+	unsigned splice_idle_s;
 	const char *metrics_listen; /* NULL: off */
 	bool metrics_listen_given;
 };
@@ -77,6 +79,9 @@ static const struct kvlb_opt opt_table[] = {
     {{"bytes-per-token", required_argument, NULL, 'B'},
      "X",
      "request bytes per prompt token until kvlbd has measured it (0.5..64, default 4)"},
+    {{"splice-idle", required_argument, NULL, 'I'},
+     "SEC",
+     "forget an HTTP-VIP connection idle for SEC s without FIN or RST (10..86400, default 600)"},
     {{"metrics-listen", required_argument, NULL, 'M'},
      "ADDR:PORT|off",
      "serve kvlbd's Prometheus /metrics there (default " METRICS_DEF_LISTEN ")"},
@@ -177,6 +182,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->scrape.fail_threshold = SCRAPE_DEF_FAILS;
 	o->scrape.bytes_per_token = SCRAPE_DEF_BYTES_PER_TOKEN;
 	o->metrics_listen = METRICS_DEF_LISTEN;
+	o->splice_idle_s = SWEEP_DEF_IDLE_S;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -227,6 +233,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (num_arg("--scrape-failures", optarg, 1, 100, &d))
 				return -1;
 			o->scrape.fail_threshold = (int)d;
+			break;
+		case 'I':
+			if (num_arg("--splice-idle", optarg, 10, 86400, &d))
+				return -1;
+			o->splice_idle_s = (unsigned)d;
 			break;
 		case 'B':
 			if (num_arg("--bytes-per-token", optarg, 0.5, 64, &d))
@@ -366,7 +377,7 @@ static int config_init(struct kvlb_handle *h)
 
 /* The agent's loop: scrapes run between signals (the scraper's wait also
  * watches the signalfd). */
-static int run(const struct opts *o, struct kvlb_handle *h, struct scraper *sc)
+static int run(const struct opts *o, struct kvlb_handle *h, struct scraper *sc, struct sweeper *sw)
 {
 	struct pollfd pfd;
 	sigset_t mask;
@@ -385,6 +396,7 @@ static int run(const struct opts *o, struct kvlb_handle *h, struct scraper *sc)
 
 		if (scrape_wait(sc, pfd.fd, &sig))
 			break;
+		sweep_run(sw);
 		if (!sig)
 			continue;
 		if (read(pfd.fd, &si, sizeof(si)) != sizeof(si))
@@ -407,6 +419,7 @@ int main(int argc, char **argv)
 	struct loader_opts lo = {};
 	struct metrics_server *ms = NULL;
 	struct scraper *sc;
+	struct sweeper *sw;
 	struct kvlb_handle h;
 	struct opts o = {};
 	struct kvlb_conf c;
@@ -486,7 +499,15 @@ int main(int argc, char **argv)
 		if (!ms)
 			log_warn("running without /metrics (give --metrics-listen to choose)");
 	}
-	rc = run(&o, &h, sc);
+	sw = sweep_new(o.pin_root ? o.pin_root : kvlb_default_pin_root(), o.splice_idle_s);
+	if (!sw) {
+		metrics_server_stop(ms);
+		scrape_free(sc);
+		kvlb_close(&h);
+		return 1;
+	}
+	rc = run(&o, &h, sc, sw);
+	sweep_free(sw);
 	metrics_server_stop(ms);
 	scrape_free(sc);
 	kvlb_close(&h);

@@ -49,10 +49,6 @@ int reconcile(struct kvlb_handle *h, const struct kvlb_conf *c)
 	for (i = 0; i < c->n_vips; i++) {
 		const struct kvlb_endpoint *vep = &c->vips[i].ep;
 
-		if (c->vips[i].flags & KVLB_VIP_F_HTTP)
-			log_warn("VIP %s: mode http is recorded, but the data path does not bind "
-				 "by request yet: its connections are balanced by L4 hash",
-				 kvlb_endpoint_format(vep, a, sizeof(a)));
 		if (kvlb_vip_add(h, vep, c->vips[i].flags)) {
 			log_err("VIP %s: %s", kvlb_endpoint_format(vep, a, sizeof(a)),
 				kvlb_error());

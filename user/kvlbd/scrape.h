@@ -28,7 +28,7 @@ struct scrape_opts {
 	double bytes_per_token; /* written as bytes_per_token_x100 */
 };
 
-#define SCRAPE_DEF_INTERVAL_MS	   100
+#define SCRAPE_DEF_INTERVAL_MS 100
 /* A loaded model server can take longer than a period to render /metrics:
  * the timeout is its own, and a scrape still running skips beats. A silent
  * backend is down after about FAILS x (TIMEOUT + INTERVAL): 700 ms. */

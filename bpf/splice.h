@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Delayed binding, the state both halves share: the connection's entry,
+ * what a segment says, and tearing a connection down. See bpf/DESIGN.md,
+ * "Delayed binding", for the whole exchange.
+ */
+#ifndef KVLB_SPLICE_H
+#define KVLB_SPLICE_H
+
+#include "maps.bpf.h"
+#include "parse.h"
+#include "tcpopt.h"
+
+/* The MSS kvlb announces to clients: a 1500-byte MTU on the uplink. */
+#define SPLICE_MSS_V4 1460
+#define SPLICE_MSS_V6 1440
+
+/* A pod that has not answered after this many SYNs: the client is reset.
+ * The client's own retransmissions pace them (about 0.2, 0.4, 0.8 s). */
+#define SPLICE_SYN_TRIES 4
+
+/* The window kvlb announces while it holds the request (64 KiB). */
+#define SPLICE_HOLD_WIN 65535
+
+/* The TCP fields of one segment, in host order. */
+struct seg_info {
+	__u32 seq;
+	__u32 ack;
+	__u16 win;
+	__u8 flags;
+	__u8 doff;     /* header bytes */
+	__u32 pay_off; /* payload, from data */
+	__u32 pay_len;
+	struct tcp_opts o;
+};
+
+static __always_inline __u16 splice_mss(__u8 family)
+{
+	return family == KVLB_AF_INET ? SPLICE_MSS_V4 : SPLICE_MSS_V6;
+}
+
+/* Read the TCP header and options at p->l4_off; the payload length comes
+ * from the IP header, so Ethernet padding is not mistaken for data. XDP
+ * holds the whole frame (checked); TC only the headers it pulled. */
+static __always_inline int seg_read(void *data, void *data_end, const struct pkt *p,
+				    struct seg_info *s, bool linear)
+{
+	__u32 l3 = p->l3_off, l4 = p->l4_off, ip_pay;
+	struct tcphdr *th;
+
+	if (l3 > 64 || l4 > 128)
+		return -1;
+	th = data + l4;
+	if ((void *)(th + 1) > data_end)
+		return -1;
+	if (p->key.family == KVLB_AF_INET) {
+		struct iphdr *ip = data + l3;
+
+		if ((void *)(ip + 1) > data_end)
+			return -1;
+		ip_pay = bpf_ntohs(ip->tot_len) - (l4 - l3);
+	} else {
+		struct ipv6hdr *ip6 = data + l3;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return -1;
+		ip_pay = bpf_ntohs(ip6->payload_len);
+	}
+	s->seq = bpf_ntohl(th->seq);
+	s->ack = bpf_ntohl(th->ack_seq);
+	s->win = bpf_ntohs(th->window);
+	s->flags = p->tcp_flags;
+	s->doff = th->doff * 4;
+	if (ip_pay < s->doff || ip_pay > 0xffff)
+		return -1;
+	s->pay_len = ip_pay - s->doff;
+	s->pay_off = l4 + s->doff;
+	if (linear && data + s->pay_off + s->pay_len > data_end)
+		return -1;
+	tcp_opts_read(th, data_end, &s->o);
+	return 0;
+}
+
+/* The pod -> client key of a connection bound to backend be. */
+static __always_inline void splice_rev_key(struct kvlb_flow_key *rk, const struct kvlb_flow_key *k,
+					   const struct kvlb_backend *be)
+{
+	__builtin_memset(rk, 0, sizeof(*rk));
+	rk->src = be->addr;
+	rk->dst = k->src;
+	rk->sport = be->port;
+	rk->dport = k->sport;
+	rk->proto = k->proto;
+	rk->family = k->family;
+}
+
+/* Forget a connection: its entry, its held bytes and its reverse entry. */
+static __always_inline void splice_forget(const struct kvlb_flow_key *k,
+					  const struct kvlb_splice *sp)
+{
+	__u32 id = sp->backend_id;
+	struct kvlb_backend *be = bpf_map_lookup_elem(&kvlb_backends, &id);
+	struct kvlb_flow_key rk;
+
+	bpf_map_delete_elem(&kvlb_hold, k);
+	if (be) {
+		splice_rev_key(&rk, k, be);
+		bpf_map_delete_elem(&kvlb_nat_rev, &rk);
+	}
+	bpf_map_delete_elem(&kvlb_splice, k);
+}
+
+/* FIN and RST bookkeeping for a packet about to be translated; true when
+ * the entry must go once the packet is sent (RST). */
+static __always_inline bool splice_track_close(struct kvlb_splice *sp, __u8 flags, __u8 fin_bit,
+					       __u64 now)
+{
+	sp->last_ns = now;
+	if (flags & TCP_FLAG_RST)
+		return true;
+	if (flags & TCP_FLAG_FIN) {
+		sp->flags |= fin_bit;
+		if ((sp->flags & (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S)) ==
+		    (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S))
+			sp->state = KVLB_SP_CLOSED;
+	}
+	return false;
+}
+
+#endif
