@@ -84,10 +84,15 @@ static __always_inline bool backend_serves(const struct kvlb_backend *be, __u32 
 	return be && backend_usable(be) && be->vip_index == vip_index && be->weight;
 }
 
-/* Scraped load plus what was bound since the scrape (token units). */
-static __always_inline __u64 backend_load_of(const struct kvlb_backend_load *l)
+/* Scraped load plus what was bound since the scrape: token units, or
+ * requests when count is set (KVLB_CFG_F_COUNT_LOAD). */
+static __always_inline __u64 backend_load_of(const struct kvlb_backend_load *l, __u32 count)
 {
-	return l ? l->load_score + l->bound_tokens : 0;
+	if (!l)
+		return 0;
+	if (count)
+		return (__u64)l->running + l->waiting + l->bound_tokens;
+	return l->load_score + l->bound_tokens;
 }
 
 /*
@@ -117,6 +122,8 @@ struct load_sum {
 	__u32 vip_index;
 	__u32 n;
 	__u64 total;
+	__u32 count; /* KVLB_CFG_F_COUNT_LOAD */
+	__u32 pad;
 };
 
 static long load_sum_cb(__u32 id, void *ctx)
@@ -130,7 +137,7 @@ static long load_sum_cb(__u32 id, void *ctx)
 		return 0;
 	l = bpf_map_lookup_elem(&kvlb_backend_load, &id);
 	ls->n++;
-	ls->total += backend_load_of(l);
+	ls->total += backend_load_of(l, ls->count);
 	return 0;
 }
 
@@ -142,7 +149,7 @@ struct choose_ctx {
 	__u32 pct;
 	__u32 walk;
 	__u32 slack;
-	__u32 pad0;
+	__u32 count; /* KVLB_CFG_F_COUNT_LOAD */
 	__u64 total;
 	__u32 n;
 	/* prefix keys: link i's key is made from these */
@@ -182,7 +189,7 @@ static __always_inline int choose_try(struct choose_ctx *c, __u32 id)
 	if (!backend_serves(be, c->vip_index))
 		return 0;
 	l = bpf_map_lookup_elem(&kvlb_backend_load, &id);
-	load = backend_load_of(l);
+	load = backend_load_of(l, c->count);
 	if (!choose_over_bound(load, c->total, c->n, c->pct, c->slack))
 		return 1;
 	c->over_seen = true;
@@ -246,12 +253,18 @@ static long choose_learn_cb(__u32 i, void *ctx)
 	return 0;
 }
 
-/* Token units a request costs, from its body size and the backend's ratio. */
+/* Token units a request costs, from its body size and the backend's ratio
+ * (one request in request-count mode). */
 static __always_inline __u64 choose_cost(const struct http_state *st,
-					 const struct kvlb_backend_load *l)
+					 const struct kvlb_backend_load *l, __u32 count)
 {
-	__u64 bytes = st->flags & HTTP_F_CONTENT_LEN ? st->content_length : st->body_seen;
-	__u32 bpt = l && l->bytes_per_token_x100 ? l->bytes_per_token_x100 : CHOOSE_DEF_BPT_X100;
+	__u64 bytes;
+	__u32 bpt;
+
+	if (count)
+		return 1;
+	bytes = st->flags & HTTP_F_CONTENT_LEN ? st->content_length : st->body_seen;
+	bpt = l && l->bytes_per_token_x100 ? l->bytes_per_token_x100 : CHOOSE_DEF_BPT_X100;
 
 	return bytes * 100 / bpt + 1;
 }
@@ -296,6 +309,10 @@ static __always_inline __u32 choose_backend_http(const struct kvlb_vip *vip,
 	c.walk = cfg->walk_limit && cfg->walk_limit <= KVLB_WALK_MAX ? cfg->walk_limit
 								     : KVLB_DEF_WALK_LIMIT;
 	c.slack = cfg->load_slack <= KVLB_LOAD_SLACK_MAX ? cfg->load_slack : KVLB_LOAD_SLACK_MAX;
+	c.count = !!(cfg->flags & KVLB_CFG_F_COUNT_LOAD);
+	if (c.count)
+		c.slack /= KVLB_COUNT_SLACK_DIV;
+	ls.count = c.count;
 	c.model_hash = st->flags & HTTP_F_MODEL ? pfx_mix64(st->model_hash) : 0;
 	c.chosen = KVLB_NO_BACKEND;
 	c.spare = KVLB_NO_BACKEND;
@@ -343,7 +360,7 @@ static __always_inline __u32 choose_backend_http(const struct kvlb_vip *vip,
 	bpf_loop(c.n_keys, choose_learn_cb, &c, 0);
 	l = bpf_map_lookup_elem(&kvlb_backend_load, &id);
 	if (l)
-		__sync_fetch_and_add(&l->bound_tokens, choose_cost(st, l));
+		__sync_fetch_and_add(&l->bound_tokens, choose_cost(st, l, c.count));
 	return id;
 }
 

@@ -254,6 +254,11 @@ struct kvlb_prefix_entry {
 /* kvlb_config.flags */
 #define KVLB_CFG_F_NO_PREFIX   (1u << 0) /* ignore the prefix table: ring only */
 #define KVLB_CFG_F_NO_AFFINITY (1u << 1) /* ignore prompt_cache_key and the header */
+/* Bounded loads count requests (running + waiting + bound), each request
+ * costing one, instead of weighing them by their estimated tokens. */
+#define KVLB_CFG_F_COUNT_LOAD (1u << 2)
+/* In request-count mode the slack is load_slack / this (2048 -> 2 requests). */
+#define KVLB_COUNT_SLACK_DIV 1024
 
 /* Knob defaults, written by kvlbd when the config entry is all zero. */
 #define KVLB_DEF_CHUNK_SIZE	 256  /* bytes of raw JSON per chunk */

@@ -291,7 +291,8 @@ print("PASS vip_readd_empty" if ok else "FAIL vip_readd_empty: %s" % v6)
 
 # --- stats and flows ----------------------------------------------------------
 # xdp_rx = 5 and xdp_bytes (13th word) = 7, on every CPU.
-val=$(python3 -c 'import struct; print(" ".join(str(b) for b in struct.pack("<32Q", 5, *[0]*11, 7, *[0]*19)))')
+words=$(($(bpftool -j map show pinned "$PIN/kvlb_stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_value"])') / 8))
+val=$(python3 -c 'import struct,sys; n=int(sys.argv[1]); print(" ".join(str(b) for b in struct.pack("<%dQ" % n, 5, *[0]*11, 7, *[0]*(n-13))))' "$words")
 bpftool map update pinned "$PIN/kvlb_stats" key 0 0 0 0 value $val
 K -j stats >"$WORK/stats.json"
 K stats >"$WORK/stats.txt"

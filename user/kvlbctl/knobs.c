@@ -47,6 +47,8 @@ static const struct knob knobs[] = {
      "on: send a request where its longest known prompt prefix went"},
     {"affinity", KNOB_OFF_FLAG, OFF(flags), 0, 0, KVLB_CFG_F_NO_AFFINITY,
      "on: keep a session (prompt_cache_key or the affinity header) on one backend"},
+    {"size", KNOB_OFF_FLAG, OFF(flags), 0, 0, KVLB_CFG_F_COUNT_LOAD,
+     "on: weigh a request by its estimated tokens; off: bound request counts"},
     {"affinity_header", KNOB_HEADER, OFF(affinity_header), 0, KVLB_AFFINITY_HDR_MAX - 1, 0,
      "request header naming a session, or none"},
 };

@@ -9,7 +9,7 @@ _kvlbctl_backend_verbs="add del drain weight list"
 _kvlbctl_policy_verbs="show set reset"
 _kvlbctl_prefix_verbs="list flush"
 _kvlbctl_knobs="chunk_size prefix_depth hold_limit load_bound load_slack
-walk_limit prefix affinity affinity_header"
+walk_limit prefix affinity size affinity_header"
 # Options of a command, by "OBJECT VERB" (or "OBJECT" for verb-less objects).
 declare -A _kvlbctl_opts=(
 	["backend drain"]="--undo"
