@@ -10,6 +10,7 @@
 #include "maps.bpf.h"
 #include "parse.h"
 #include "tcpopt.h"
+#include "stats.h"
 
 /* The MSS kvlb announces to clients: a 1500-byte MTU on the uplink. */
 #define SPLICE_MSS_V4 1460
@@ -113,16 +114,20 @@ static __always_inline void splice_forget(const struct kvlb_flow_key *k,
 /* FIN and RST bookkeeping for a packet about to be translated; true when
  * the entry must go once the packet is sent (RST). */
 static __always_inline bool splice_track_close(struct kvlb_splice *sp, __u8 flags, __u8 fin_bit,
-					       __u64 now)
+					       __u64 now, struct kvlb_stats *st)
 {
 	sp->last_ns = now;
-	if (flags & TCP_FLAG_RST)
+	if (flags & TCP_FLAG_RST) {
+		STAT_INC(st, sp_closed);
 		return true;
-	if (flags & TCP_FLAG_FIN) {
+	}
+	if ((flags & TCP_FLAG_FIN) && sp->state != KVLB_SP_CLOSED) {
 		sp->flags |= fin_bit;
 		if ((sp->flags & (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S)) ==
-		    (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S))
+		    (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S)) {
 			sp->state = KVLB_SP_CLOSED;
+			STAT_INC(st, sp_closed);
+		}
 	}
 	return false;
 }

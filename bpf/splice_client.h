@@ -435,7 +435,7 @@ static __noinline int splice_client(struct xdp_md *ctx, struct pkt *p, struct kv
 		STAT_INC(st, xdp_no_backend);
 		return XDP_DROP;
 	}
-	gone = splice_track_close(sp, s.flags, KVLB_SP_F_FIN_C, bpf_ktime_get_coarse_ns());
+	gone = splice_track_close(sp, s.flags, KVLB_SP_F_FIN_C, bpf_ktime_get_coarse_ns(), st);
 	if (splice_xlate_c2s(data, data_end, p, sp, &s, be)) {
 		STAT_INC(st, xdp_malformed);
 		return XDP_DROP;
@@ -443,10 +443,8 @@ static __noinline int splice_client(struct xdp_md *ctx, struct pkt *p, struct kv
 	if (p->vlan_tags)
 		STAT_INC(st, xdp_vlan);
 	verdict = xdp_forward(ctx, p, &sp->nh, be, &to_stack);
-	if (gone) {
-		STAT_INC(st, sp_closed);
+	if (gone)
 		splice_forget(&p->key, sp);
-	}
 	if (verdict == XDP_DROP) {
 		STAT_INC(st, xdp_malformed);
 		return verdict;

@@ -90,14 +90,17 @@ start_emus() {
 {
 	echo "uplink up0"
 	printf 'pod-iface'; for ((i = 1; i <= pods; i++)); do printf ' vp%d' "$i"; done; echo
-	echo "vip $VIP:80"
-	for ((i = 1; i <= pods; i++)); do echo "backend $(pod_addr "$i"):8000"; done
+	echo "vip $VIP:80 mode http"
+	for ((i = 1; i <= pods; i++)); do
+		a=$(pod_addr "$i")
+		echo "backend $a:8000 metrics http://$a:8000/metrics server vllm"
+	done
 } >"$WORK/kvlb.conf"
 nsenter --net=/run/netns/$NAME-node "$BUILD/kvlbd" --config "$WORK/kvlb.conf" --pin-root "$PIN" \
 	>"$WORK/kvlbd.log" 2>&1 &
 kvlbd_pid=$!
 wait_for 10 grep -q 'running (pid' "$WORK/kvlbd.log" || die "kvlbd: $(cat "$WORK/kvlbd.log")"
-echo "== kvlbd is up; the VIP $VIP:80 is balanced over the pods"
+echo "== kvlbd is up; the VIP $VIP:80 routes by conversation prefix over the pods"
 "$BUILD/kvlbctl" --pin-root "$PIN" backend list
 
 run() { # LABEL TARGET-ARGS...
@@ -136,5 +139,6 @@ echo
 echo "== kvlb's counters (kvlbctl stats)"
 "$BUILD/kvlbctl" --pin-root "$PIN" stats | awk '$2 != 0'
 echo
-echo "The L4 decision spreads connections evenly but knows nothing of prompts, so its"
-echo "hit rate is round robin's; the HTTP-aware prefix choice is what raises it."
+echo "kvlb reads each request's front in XDP (delayed binding) and sends a conversation's"
+echo "turns to the pod that cached its prefix, within a bound on each pod's load; round"
+echo "robin spreads them blind. 'hit-rate' is the share of prompt tokens served from cache."
