@@ -20,8 +20,15 @@
  * The client's own retransmissions pace them (about 0.2, 0.4, 0.8 s). */
 #define SPLICE_SYN_TRIES 4
 
-/* The window kvlb announces while it holds the request (64 KiB). */
-#define SPLICE_HOLD_WIN 65535
+/* While kvlb holds the request it announces the room left in the hold
+ * buffer, so everything the client may send before the pod answers fits:
+ * the right edge of the window stays at KVLB_HOLD_BUF bytes. */
+static __always_inline __u16 splice_hold_win(const struct kvlb_splice *sp)
+{
+	__u32 room = sp->held < KVLB_HOLD_BUF ? KVLB_HOLD_BUF - sp->held : 0;
+
+	return sp->flags & KVLB_SP_F_WS ? room >> KVLB_SP_WSCALE : room;
+}
 
 /* The TCP fields of one segment, in host order. */
 struct seg_info {

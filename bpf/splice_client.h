@@ -83,8 +83,9 @@ static __noinline int splice_syn(struct xdp_md *ctx, struct pkt *p, struct kvlb_
 	cookie = cookie_make(&p->key, s.seq, &off);
 
 	seg_ip_fill(&b->ip, p->key.family, &p->key.dst, &p->key.src, sizeof(b->h));
+	/* a SYN's window is never scaled: the hold buffer's size as it is */
 	seg_tcp_fill(&b->h, p->key.dport, p->key.sport, cookie, s.seq + 1, 0x12 /* SYN ACK */,
-		     SPLICE_HOLD_WIN, 20);
+		     KVLB_HOLD_BUF, 20);
 	tcp_opts_syn(b->h.opt, splice_mss(p->key.family), off.sack, s.o.has_ts, splice_ts_now(),
 		     s.o.tsval, off.wscale == 0xff ? 0xff : KVLB_SP_WSCALE);
 	seg_tcp_csum(&b->h, sizeof(b->h), &p->key.dst, &p->key.src, p->key.family, 0, 0);
@@ -98,7 +99,7 @@ static __noinline int splice_syn(struct xdp_md *ctx, struct pkt *p, struct kvlb_
 static __always_inline int splice_ack_client(struct xdp_md *ctx, struct pkt *p,
 					     struct kvlb_splice *sp, struct kvlb_stats *st)
 {
-	__u16 win = sp->flags & KVLB_SP_F_WS ? SPLICE_HOLD_WIN >> KVLB_SP_WSCALE : SPLICE_HOLD_WIN;
+	__u16 win = splice_hold_win(sp);
 
 	STAT_INC(st, sp_acks_sent);
 	return splice_reply(ctx, p, sp->our_isn + 1, sp->c_isn + 1 + sp->held, TCP_FLAG_ACK, win,
