@@ -402,8 +402,14 @@ for o in $objects; do
 		[ "$(K $o $v -h)" = "$hv" ] || help_ok=0
 	done
 done
-[ "$(echo $objects)" = "vip backend flows stats load hist policy prefix" ] || help_ok=0
+[ "$(echo $objects)" = "vip backend flows conns stats load hist policy prefix" ] || help_ok=0
 check help_every_command [ $help_ok -eq 1 ]
+# No HTTP-VIP connection exists here: conns lists none, counts 0, and JSON is [].
+conns_empty() {
+	[ "$(K conns --count)" = 0 ] && [ "$(K -j conns)" = "[]" ] &&
+		[ "$(K -j conns --count)" = '{"connections":0}' ] && [ -z "$(K conns)" ]
+}
+check conns_empty conns_empty
 
 # Ask the completion function itself, as bash would.
 complete_words() {

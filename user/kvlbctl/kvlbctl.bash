@@ -3,7 +3,7 @@
 # tests/cases/20-kvlbctl.sh checks that these lists match kvlbctl --help.
 
 _kvlbctl_global="-j --json -p --pretty --pin-root -h --help -V --version"
-_kvlbctl_objects="vip backend flows stats load hist policy prefix"
+_kvlbctl_objects="vip backend flows conns stats load hist policy prefix"
 _kvlbctl_vip_verbs="add del list"
 _kvlbctl_backend_verbs="add del drain weight list"
 _kvlbctl_policy_verbs="show set reset"
@@ -14,6 +14,7 @@ walk_limit prefix affinity size affinity_header"
 declare -A _kvlbctl_opts=(
 	["backend drain"]="--undo"
 	["flows"]="--limit"
+	["conns"]="--limit --count"
 	["stats"]="--reset"
 	["prefix list"]="--limit"
 	["hist"]="--vip"

@@ -58,6 +58,7 @@ extern const struct kv_cmd kv_prefix_cmds[];
 /* The knob list of 'config set --help', printed from the knob table. */
 void kv_knobs_help(FILE *f);
 int kv_flows(struct kv_ctx *c, int argc, char **argv);
+int kv_conns(struct kv_ctx *c, int argc, char **argv);
 int kv_stats(struct kv_ctx *c, int argc, char **argv);
 int kv_load(struct kv_ctx *c, int argc, char **argv);
 int kv_hist(struct kv_ctx *c, int argc, char **argv);

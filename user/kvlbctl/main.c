@@ -18,6 +18,12 @@
 #define KVLB_VERSION "0.1"
 #endif
 
+static const struct kv_opt conns_opts[] = {
+    {"--limit", "N", "print at most N connections (default: all)"},
+    {"--count", NULL, "print only how many there are"},
+    {NULL, NULL, NULL},
+};
+
 static const struct kv_opt flows_opts[] = {
     {"--limit", "N", "print at most N flows (default: all)"},
     {},
@@ -49,6 +55,14 @@ static const struct kv_cmd objects[] = {
      "backend it was placed on and how long ago it was placed. Entries are evicted\n"
      "least-recently-used when the table is full.",
      flows_opts, kv_flows, NULL},
+    {"conns", "[--limit N] [--count]", "connections to HTTP VIPs and their binding state",
+     "Print the connections to HTTP VIPs (delayed binding): client, VIP, state\n"
+     "(holding: kvlb answers the client and reads the request; connecting: the SYN\n"
+     "to the chosen pod is out; replaying: the held bytes went to the pod;\n"
+     "spliced: every packet is translated; closed: FIN seen both ways), the\n"
+     "backend, the request bytes held and the time since the last packet. kvlbd\n"
+     "removes closed connections after 2 s and idle ones after --splice-idle.",
+     conns_opts, kv_conns, NULL},
     {"stats", "[--reset]", "counters of every data-path outcome",
      "Print every counter (summed over CPUs) with what it counts. In JSON mode the\n"
      "output is one object of counter name to value.",
