@@ -47,6 +47,7 @@ def maps():
         ("kvlb_stats", "percpu_array", 4, z["kvlb_stats"], 1),
         ("kvlb_config", "array", 4, z["kvlb_config"], 1),
         ("kvlb_backend_load", "array", 4, z["kvlb_backend_load"], 1024),
+        ("kvlb_splice", "lru_hash", z["kvlb_flow_key"], z["kvlb_splice"], 4096),
     ]
 
 
