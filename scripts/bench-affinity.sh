@@ -5,7 +5,8 @@
 # conversation workload and on a Mooncake-format trace.
 #
 #   scripts/bench-affinity.sh [--trace PATH] [--requests N] [--trace-requests N]
-#                             [--pods N] [--policies LIST] [--quick]
+#                             [--pods N] [--policies LIST] [--scrape-interval MS]
+#                             [--quick]
 #
 #   --trace PATH        also replay this Mooncake JSONL trace (make passes
 #                       TRACE=PATH)
@@ -13,9 +14,13 @@
 #   --trace-requests N  first N requests of the trace (default 3000)
 #   --pods N            emulated model servers (default 4)
 #   --policies LIST     comma-separated, from: client-rr, haproxy-rr,
-#                       haproxy-leastconn, haproxy-hash-1k, haproxy-hash-4k, kvlb
-#                       (the default), haproxy-hash-1k-unbounded (by default on
-#                       the trace only: it shows a key of the first block alone)
+#                       haproxy-leastconn, haproxy-hash-1k, haproxy-hash-4k,
+#                       kvlb-l4, kvlb, kvlb-count (the default),
+#                       haproxy-hash-1k-unbounded (by default on the trace
+#                       only: it shows a key of the first block alone); a
+#                       kvlb policy may carry knobs for 'kvlbctl policy set':
+#                       kvlb+load_slack=32768, kvlb-count+load_bound=1.5+...
+#   --scrape-interval MS  kvlbd's scrape period (default 50, the brief's)
 #   --quick             300 requests a workload (a smoke run, not figures)
 #
 # Every policy gets freshly started servers (empty caches) in the same
@@ -23,6 +28,13 @@
 # HAProxy 2.6 listens on the VIP 192.0.2.10:80 in NAME-node, each pod runs
 # build/kvlb-emu on its address, port 8000. Needs root. Everything started
 # here is stopped on exit, Ctrl-C included.
+#
+# The kvlb rows run kvlbd in NAME-node over the same pods, every backend
+# scraped at its /metrics: kvlb is the VIP in mode http (delayed binding,
+# prefix table, ring walk with loads bounded by estimated tokens); kvlb-count
+# the same with 'kvlbctl policy set size off' (loads bounded by request
+# counts; "not available" when kvlbctl has no such knob); kvlb-l4 the VIP in
+# mode l4 (a hash of the connection, blind to prompts), for comparison.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,10 +44,11 @@ LOAD=$TOP/tests/loadgen/kvlb-load
 VIP=192.0.2.10
 PORT=80
 
-trace= gen_n=3000 trace_n=3000 pods=4
-policies=client-rr,haproxy-rr,haproxy-leastconn,haproxy-hash-1k,haproxy-hash-4k,kvlb
+trace= gen_n=3000 trace_n=3000 pods=4 scrape_ms=50
+policies=client-rr,haproxy-rr,haproxy-leastconn,haproxy-hash-1k,haproxy-hash-4k
+policies+=,kvlb-l4,kvlb,kvlb-count
 trace_policies=client-rr,haproxy-rr,haproxy-leastconn,haproxy-hash-1k,haproxy-hash-1k-unbounded
-trace_policies+=,haproxy-hash-4k,kvlb
+trace_policies+=,haproxy-hash-4k,kvlb-l4,kvlb,kvlb-count
 
 # Emulated servers: the issue's defaults except the cache, sized below per
 # workload so that the pods together hold about half of what the workload
@@ -54,7 +67,7 @@ GEN_CACHE=4096 GEN_SCALE=20 GEN_PREFILL=8000
 TRACE_CACHE=200000 TRACE_SCALE=25 TRACE_PREFILL=20000
 
 die() { echo "bench-affinity: $*" >&2; exit 2; }
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -63,13 +76,14 @@ while [ $# -gt 0 ]; do
 	--trace-requests) trace_n=${2:?}; shift ;;
 	--pods) pods=${2:?}; shift ;;
 	--policies) policies=${2:?} trace_policies=${2:?}; shift ;;
+	--scrape-interval) scrape_ms=${2:?}; shift ;;
 	--quick) gen_n=300 trace_n=300 ;;
 	-h | --help) usage 0 ;;
 	*) echo "bench-affinity: unknown argument: $1" >&2; usage 2 ;;
 	esac
 	shift
 done
-for v in "$gen_n" "$trace_n" "$pods"; do
+for v in "$gen_n" "$trace_n" "$pods" "$scrape_ms"; do
 	[[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] || die "counts must be positive integers"
 done
 [ "$pods" -le 50 ] || die "--pods: at most 50"
@@ -77,7 +91,9 @@ IFS=, read -ra _pl <<<"$policies,$trace_policies"
 for p in "${_pl[@]}"; do
 	case "$p" in
 	client-rr | haproxy-rr | haproxy-leastconn | haproxy-hash-1k | haproxy-hash-4k | \
-		haproxy-hash-1k-unbounded | kvlb) ;;
+		haproxy-hash-1k-unbounded | kvlb | kvlb-l4 | kvlb-count) ;;
+		kvlb+* | kvlb-count+*)
+			[[ $p =~ ^kvlb(-count)?(\+[a-z_]+=[^+,]+)+$ ]] || die "bad knobs in '$p'" ;;
 	*) die "unknown policy '$p' (see --help)" ;;
 	esac
 done
@@ -158,28 +174,43 @@ start_haproxy() { # BALANCE-LINES
 		die "HAProxy did not come up: $(tail -3 "$WORK/haproxy.log")"
 }
 
-# The kvlb row: kvlbd in $NAME-node with VIP $VIP:$PORT over the pods, XDP on
-# the uplink and TC on the pods' links; the run goes to the VIP like HAProxy's.
-# The VIP runs in KVLB_MODE (l4 until the HTTP-aware data path binds requests).
-KVLB_MODE=${KVLB_MODE:-l4}
+# The kvlb rows: kvlbd in $NAME-node with VIP $VIP:$PORT over the pods, XDP
+# on the uplink and TC on the pods' links; the run goes to the VIP like
+# HAProxy's. Every backend names its /metrics, so the bounded loads see what
+# the servers report (running, waiting, KV usage, prompt sizes) and not only
+# what the data path bound since the last scrape.
 KVLB_PIN=/sys/fs/bpf/kvlb-$NAME
 kvlbd_pid=
-start_kvlb() {
-	local i ifs=
+kvlbctl() { "$BUILD/kvlbctl" --pin-root "$KVLB_PIN" "$@"; }
+
+# Every backend scraped at least once, so the first requests meet real loads.
+all_scraped() {
+	kvlbctl -j load | jq -e --argjson n "$pods" '[.[] | select(.scraped)] | length >= $n' \
+		>/dev/null
+}
+
+start_kvlb() { # MODE
+	local i ifs= a
 	[ -x "$BUILD/kvlbd" ] || return 1
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	for ((i = 1; i <= pods; i++)); do ifs+=" vp$i"; done
 	{
 		echo "uplink up0"
 		echo "pod-iface$ifs"
-		echo "vip $VIP:$PORT mode $KVLB_MODE"
-		for ((i = 1; i <= pods; i++)); do echo "backend $(pod_addr "$i"):8000"; done
+		echo "vip $VIP:$PORT mode $1"
+		for ((i = 1; i <= pods; i++)); do
+			a=$(pod_addr "$i")
+			echo "backend $a:8000 metrics http://$a:8000/metrics server vllm"
+		done
 	} >"$WORK/kvlb.conf"
 	nsenter --net="/run/netns/$NAME-node" "$BUILD/kvlbd" --config "$WORK/kvlb.conf" \
-		--pin-root "$KVLB_PIN" >"$WORK/kvlbd.log" 2>&1 &
+		--pin-root "$KVLB_PIN" --scrape-interval "$scrape_ms" --metrics-listen off \
+		>"$WORK/kvlbd.log" 2>&1 &
 	kvlbd_pid=$!
 	wait_for 10 grep -q 'running (pid' "$WORK/kvlbd.log" ||
 		die "kvlbd did not come up: $(tail -3 "$WORK/kvlbd.log")"
+	wait_for 10 all_scraped ||
+		die "kvlbd did not scrape every pod: $(kvlbctl load 2>&1 | tail -5)"
 }
 
 stop_kvlb() {
@@ -225,12 +256,27 @@ run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE PREFILL BOUND LOAD-ARGS...
 	haproxy-hash-4k) start_haproxy "$(hash_balance 4096)"; target=(--url "http://$VIP/") ;;
 	haproxy-hash-1k-unbounded)
 		start_haproxy "$(hash_balance 1024 unbounded)"; target=(--url "http://$VIP/") ;;
-	kvlb)
-		if ! start_kvlb; then
-			rows+=("$(printf '%s\t%s\tpending (HTTP-aware data path)' "$wl" "$pol")")
+	kvlb | kvlb-l4 | kvlb-count | kvlb+* | kvlb-count+*)
+		local mode=http base=${pol%%+*} knobs=() kv msg
+		[ "$pol" = kvlb-l4 ] && mode=l4
+		if ! start_kvlb "$mode"; then
+			rows+=("$(printf '%s\t%s\tnot available (no %s)' "$wl" "$pol" "$BUILD/kvlbd")")
 			stop_servers
 			return 0
 		fi
+		[ "$base" = kvlb-count ] && knobs+=(size off)
+		if [[ $pol == *+* ]]; then
+			IFS=+ read -ra _kv <<<"${pol#*+}"
+			for kv in "${_kv[@]}"; do knobs+=("${kv%%=*}" "${kv#*=}"); done
+		fi
+		if [ "${#knobs[@]}" -gt 0 ] && ! msg=$(kvlbctl policy set "${knobs[@]}" 2>&1); then
+			rows+=("$(printf '%s\t%s\tnot available: kvlbctl policy set %s: %s' \
+				"$wl" "$pol" "${knobs[*]}" "$(head -1 <<<"$msg")")")
+			stop_servers
+			stop_kvlb
+			return 0
+		fi
+		kvlbctl -j stats >"$WORK/stats0.json"
 		target=(--url "http://$VIP/") ;;
 	*) die "unknown policy $pol" ;;
 	esac
@@ -242,6 +288,13 @@ run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE PREFILL BOUND LOAD-ARGS...
 	load_pid=$!
 	wait "$load_pid" || rc=$?
 	load_pid=
+	if [ -n "$kvlbd_pid" ]; then
+		kvlbctl -j stats >"$WORK/stats1.json"
+		notes+=("$(jq -rs --arg wl "$wl" --arg pol "$pol" '.[0] as $a | .[1] as $b
+			| def d(k): ($b[k] - $a[k]);
+			"\($wl) \($pol): new flows \(d("xdp_new_flow")), prefix hit \(d("http_prefix_hit")), ring \(d("http_ring")), over bound \(d("http_overloaded")), no key \(d("http_no_key")), not HTTP \(d("http_fallback_l4"));\n    bound \(d("sp_bound")), pod reset \(d("sp_pod_reset")), pod timeout \(d("sp_pod_timeout")), hold full \(d("sp_hold_full")), bad cookie \(d("sp_cookie_bad")), out of order \(d("sp_out_of_order")), resent bytes \(d("sp_resent_bytes"))"' \
+			"$WORK/stats0.json" "$WORK/stats1.json")")
+	fi
 	stop_servers
 	stop_kvlb
 	[ "$rc" -le 1 ] && [ -s "$out" ] || die "$pol: kvlb-load failed (exit $rc)"
@@ -295,19 +348,87 @@ print_table() {
 	done
 }
 
-headers=()
+headers=() notes=()
 "$TOP/scripts/topo.sh" up "$NAME" "$pods"
 ip netns exec "$NAME-node" ip addr add "$VIP/32" dev lo
 # client-side round robin talks to the pods directly, through the node
 ip netns exec "$NAME-client" ip route add 203.0.113.0/24 via 198.51.100.1
 
 start=$SECONDS
+workloads=(built-in)
+[ -n "$trace" ] && workloads+=(mooncake)
 run_workload built-in "$policies" "$GEN_CACHE" "$GEN_SCALE" "$GEN_PREFILL" --requests "$gen_n" --seed 1
 if [ -n "$trace" ]; then
 	run_workload mooncake "$trace_policies" "$TRACE_CACHE" "$TRACE_SCALE" "$TRACE_PREFILL" \
 		--trace "$trace" --requests "$trace_n"
 fi
+# The row of policy $2 on workload $1 (tab-separated), if it was measured.
+row_of() {
+	local r f
+	for r in "${rows[@]}"; do
+		IFS=$'\t' read -ra f <<<"$r"
+		[ "${f[0]}" = "$1" ] && [ "${f[1]}" = "$2" ] && [ "${#f[@]}" -gt 3 ] && { echo "$r"; return 0; }
+	done
+	return 1
+}
+
+# Size-aware (kvlb) against request-count (kvlb-count) bounded loads.
+print_size_table() {
+	local wl s c
+	echo
+	echo "bounded loads by estimated tokens (kvlb) vs. by request count (kvlb-count), same run:"
+	printf '%-9s %-11s %9s %9s %9s %9s %7s %8s\n' workload bound "TTFT p50" "TTFT p99" \
+		"wall p50" "wall p99" hit max/mean
+	for wl in "${workloads[@]}"; do
+		for pol in kvlb kvlb-count; do
+			local label=tokens
+			[ "$pol" = kvlb-count ] && label=requests
+			if ! s=$(row_of "$wl" "$pol"); then
+				printf '%-9s %-11s not available\n' "$wl" "$label"
+				continue
+			fi
+			IFS=$'\t' read -ra f <<<"$s"
+			printf '%-9s %-11s %9.0f %9.0f %9.1f %9.1f %6.1f%% %8.2f\n' "$wl" "$label" \
+				"${f[4]}" "${f[5]}" "${f[6]}" "${f[7]}" "${f[2]}" "${f[8]}"
+		done
+		if s=$(row_of "$wl" kvlb) && c=$(row_of "$wl" kvlb-count); then
+			IFS=$'\t' read -ra f <<<"$s"
+			IFS=$'\t' read -ra g <<<"$c"
+			printf '%-9s %-11s %9s %9s %9s %9s\n' "$wl" "tok/req" \
+				"$(ratio "${f[4]}" "${g[4]}")" "$(ratio "${f[5]}" "${g[5]}")" \
+				"$(ratio "${f[6]}" "${g[6]}")" "$(ratio "${f[7]}" "${g[7]}")"
+		fi
+	done
+	echo "(tok/req = the token-bounded figure over the request-bounded one: below 1 favours size)"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# Where the kvlb row stands against the brief's goal.
+print_goal() {
+	local wl s
+	echo
+	echo "goal: kvlb hit >= 95% of the pooled bound with max/mean <= 1.10"
+	for wl in "${workloads[@]}"; do
+		if ! s=$(row_of "$wl" kvlb); then
+			printf '  %-9s kvlb not measured\n' "$wl"
+			continue
+		fi
+		IFS=$'\t' read -ra f <<<"$s"
+		awk -v wl="$wl" -v b="${f[3]}" -v m="${f[8]}" 'BEGIN {
+			printf "  %-9s %.1f%% of the bound (%s), max/mean %.2f (%s)\n", wl, b,
+				(b >= 95 ? "met" : "not met"), m, (m <= 1.10 ? "met" : "not met") }'
+	done
+}
+
 print_table
+print_size_table
+print_goal
+if [ "${#notes[@]}" -gt 0 ]; then
+	echo
+	echo "kvlb counters over each kvlb run (kvlbctl stats deltas):"
+	for n in "${notes[@]}"; do echo "  $n"; done
+fi
 [ -n "$trace" ] || echo "(no Mooncake trace given: make bench-affinity TRACE=path/to/conversation_trace.jsonl)"
 echo
 echo "hit = cached / prompt tokens (server usage); %bound = hit / pooled-cache bound (one LRU"
@@ -317,5 +438,8 @@ echo "wall = client-side time to the first streamed event, real ms at the compre
 echo "proxy included; max/mean = busiest pod's requests / mean over $pods pods;"
 echo "haproxy-hash-N = balance hash req.body,bytes(0,N), hash-type consistent, hash-balance-factor 125"
 echo "(-unbounded: without hash-balance-factor); client-rr = kvlb-load's own round robin over the pods;"
-echo "kvlb = kvlb's XDP/TC data path, VIP mode $KVLB_MODE (l4: a hash of the connection, blind to prompts)."
+echo "kvlb = kvlb's XDP/TC data path, VIP mode http (delayed binding: prefix table, then the ring"
+echo "with loads bounded at c x mean in estimated tokens); kvlb-count = the same bounded by request"
+echo "counts (kvlbctl policy set size off); kvlb-l4 = VIP mode l4 (a hash of the connection, blind"
+echo "to prompts). kvlbd scrapes every pod's /metrics every $scrape_ms ms (wall time)."
 echo "total $((SECONDS - start)) s"

@@ -3,24 +3,30 @@
 #
 #   build/tests/test_bpf      the unit tests, without sanitizers (also run in VMs)
 #   build/tests/test_bpf-san  the same with $(SAN_FLAGS), when SAN=1
-#   make bench-pkt            ns/packet of kvlb's XDP path vs. a bare XDP_TX program
+#   build/tests/test_splice   delayed binding (HTTP VIPs) packet by packet; -san likewise
+#   make bench-pkt            ns/packet of kvlb's XDP path (L4 and HTTP VIPs: SYN
+#                             cookie, spliced flows both ways) vs. a bare XDP_TX program
 
 TBPF_DIR   := tests/bpf
 TBPF_LIB   := $(TBPF_DIR)/harness.c $(TBPF_DIR)/pktbuild.c
 TBPF_HDRS  := $(wildcard $(TBPF_DIR)/*.h) include/kvlb.h
 
-TEST_DEPS += $(BUILD)/tests/test_bpf $(BPF_OBJS) $(BUILD)/tests/xdp_bounce.bpf.o
+TBPF_TESTS := test_bpf test_splice
+
+TEST_DEPS += $(TBPF_TESTS:%=$(BUILD)/tests/%) $(BPF_OBJS) $(BUILD)/tests/xdp_bounce.bpf.o
 ifeq ($(SAN),1)
-TEST_DEPS += $(BUILD)/tests/test_bpf-san
+TEST_DEPS += $(TBPF_TESTS:%=$(BUILD)/tests/%-san)
 endif
 
-$(BUILD)/tests/test_bpf: $(TBPF_DIR)/test_bpf.c $(TBPF_LIB) $(TBPF_HDRS) | $(BUILD)/tests
+$(TBPF_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: $(TBPF_DIR)/%.c $(TBPF_LIB) $(TBPF_HDRS) \
+		| $(BUILD)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $(TBPF_DIR)/test_bpf.c $(TBPF_LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $< $(TBPF_LIB) $(LDLIBS) -o $@
 
-$(BUILD)/tests/test_bpf-san: $(TBPF_DIR)/test_bpf.c $(TBPF_LIB) $(TBPF_HDRS) | $(BUILD)/tests
+$(TBPF_TESTS:%=$(BUILD)/tests/%-san): $(BUILD)/tests/%-san: $(TBPF_DIR)/%.c $(TBPF_LIB) \
+		$(TBPF_HDRS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(TBPF_DIR)/test_bpf.c $(TBPF_LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(TBPF_LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/xdp_bounce.bpf.o $(BUILD)/tests/xdp_pass.bpf.o: $(BUILD)/tests/%.bpf.o: \
 		$(TBPF_DIR)/%.bpf.c | $(BUILD)/tests
