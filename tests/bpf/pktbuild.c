@@ -83,9 +83,11 @@ static uint32_t pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *ds
 	return sum;
 }
 
-static size_t l4_hlen(uint8_t proto)
+static size_t l4_hlen(const struct pb_spec *s, uint8_t proto)
 {
-	return proto == P_TCP ? TCP_HLEN : proto == P_UDP ? UDP_HLEN : ICMP_HLEN;
+	if (proto == P_TCP)
+		return TCP_HLEN + (s->tcp_opt ? s->tcp_opt->len : 0);
+	return proto == P_UDP ? UDP_HLEN : ICMP_HLEN;
 }
 
 size_t pb_build(const struct pb_spec *s, uint8_t *buf, size_t cap, struct pb_layout *lay)
@@ -96,6 +98,8 @@ size_t pb_build(const struct pb_spec *s, uint8_t *buf, size_t cap, struct pb_lay
 	uint16_t et;
 
 	if (s->n_vlan > 2 || s->ip_opt_len % 4 || s->ip_opt_len > 40)
+		return 0;
+	if (s->tcp_opt && (s->tcp_opt->len % 4 || s->tcp_opt->len > PB_TCPOPT_MAX))
 		return 0;
 	if (s->family == 6 && proto == P_ICMP)
 		proto = P_ICMP6;
@@ -131,13 +135,13 @@ size_t pb_build(const struct pb_spec *s, uint8_t *buf, size_t cap, struct pb_lay
 		size_t hlen = IP4_HLEN + s->ip_opt_len;
 
 		l4 = l3 + hlen;
-		l4_len = l4_hlen(proto) + s->payload;
+		l4_len = l4_hlen(s, proto) + s->payload;
 		len = l4 + l4_len;
 		if (len > cap)
 			return 0;
 		buf[l3] = 0x40 | (uint8_t)(hlen / 4);
 		put16(buf + l3 + 2, (uint16_t)(hlen + l4_len));
-		put16(buf + l3 + 4, 0x1234);
+		put16(buf + l3 + 4, s->pb_flags & PB_F_IP_ID ? s->ip_id : 0x1234);
 		put16(buf + l3 + 6, s->frag);
 		buf[l3 + 8] = 64;
 		buf[l3 + 9] = proto;
@@ -151,7 +155,7 @@ size_t pb_build(const struct pb_spec *s, uint8_t *buf, size_t cap, struct pb_lay
 		size_t ext = s->v6_ext == PB_EXT_NONE ? 0 : 8;
 
 		l4 = l3 + IP6_HLEN + ext;
-		l4_len = l4_hlen(proto) + s->payload;
+		l4_len = l4_hlen(s, proto) + s->payload;
 		len = l4 + l4_len;
 		if (len > cap)
 			return 0;
@@ -180,15 +184,19 @@ size_t pb_build(const struct pb_spec *s, uint8_t *buf, size_t cap, struct pb_lay
 	}
 
 	for (i = 0; i < s->payload; i++)
-		buf[l4 + l4_hlen(proto) + i] = (uint8_t)(i * 7 + 1);
+		buf[l4 + l4_hlen(s, proto) + i] = s->data ? s->data[i] : (uint8_t)(i * 7 + 1);
 	if (proto == P_TCP) {
+		bool f = s->pb_flags & PB_F_TCP_FIELDS;
+
 		put16(buf + l4, s->sport);
 		put16(buf + l4 + 2, s->dport);
-		put32(buf + l4 + 4, 0x01020304);
-		put32(buf + l4 + 8, 0x0a0b0c0d);
-		buf[l4 + 12] = 5 << 4;
+		put32(buf + l4 + 4, f ? s->seq : 0x01020304);
+		put32(buf + l4 + 8, f ? s->ack : 0x0a0b0c0d);
+		buf[l4 + 12] = (uint8_t)(l4_hlen(s, proto) / 4) << 4;
 		buf[l4 + 13] = s->tcp_flags ? s->tcp_flags : 0x10;
-		put16(buf + l4 + 14, 65535);
+		put16(buf + l4 + 14, f ? s->win : 65535);
+		if (s->tcp_opt)
+			memcpy(buf + l4 + TCP_HLEN, s->tcp_opt->b, s->tcp_opt->len);
 	} else if (proto == P_UDP) {
 		put16(buf + l4, s->sport);
 		put16(buf + l4 + 2, s->dport);
@@ -279,5 +287,194 @@ int pb_verify_csums(const uint8_t *buf, size_t len, char *err, size_t errlen)
 	return 0;
 short_pkt:
 	snprintf(err, errlen, "packet too short to verify checksums");
+	return -1;
+}
+
+int pb_opt_raw(struct pb_tcpopt *o, const void *bytes, size_t n)
+{
+	if (o->len + n > PB_TCPOPT_MAX)
+		return -1;
+	memcpy(o->b + o->len, bytes, n);
+	o->len += (uint8_t)n;
+	return 0;
+}
+
+int pb_opt_nop(struct pb_tcpopt *o)
+{
+	return pb_opt_raw(o, (uint8_t[]){1}, 1);
+}
+
+int pb_opt_mss(struct pb_tcpopt *o, uint16_t mss)
+{
+	return pb_opt_raw(o, (uint8_t[]){2, 4, mss >> 8, mss & 0xff}, 4);
+}
+
+int pb_opt_ws(struct pb_tcpopt *o, uint8_t shift)
+{
+	return pb_opt_raw(o, (uint8_t[]){3, 3, shift}, 3);
+}
+
+int pb_opt_sack_perm(struct pb_tcpopt *o)
+{
+	return pb_opt_raw(o, (uint8_t[]){4, 2}, 2);
+}
+
+int pb_opt_ts(struct pb_tcpopt *o, uint32_t tsval, uint32_t tsecr)
+{
+	uint8_t b[10] = {8, 10};
+
+	put32(b + 2, tsval);
+	put32(b + 6, tsecr);
+	return pb_opt_raw(o, b, sizeof(b));
+}
+
+int pb_opt_sack(struct pb_tcpopt *o, const uint32_t *edges, unsigned int blocks)
+{
+	uint8_t b[2 + 8 * 4];
+	unsigned int i;
+
+	if (!blocks || blocks > 4)
+		return -1;
+	b[0] = 5;
+	b[1] = (uint8_t)(2 + 8 * blocks);
+	for (i = 0; i < 2 * blocks; i++)
+		put32(b + 2 + 4 * i, edges[i]);
+	return pb_opt_raw(o, b, b[1]);
+}
+
+int pb_opt_pad(struct pb_tcpopt *o)
+{
+	while (o->len % 4)
+		if (pb_opt_nop(o))
+			return -1;
+	return 0;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+/* Decode an option list the way a receiver would: unknown kinds skipped by
+ * their length, a length that does not fit ends the walk. */
+static void opts_decode(const uint8_t *o, size_t len, struct pb_tcpopt_view *v)
+{
+	size_t i = 0, n, k;
+
+	memset(v, 0, sizeof(*v));
+	v->ws = -1;
+	while (i < len) {
+		if (o[i] == 0)
+			break;
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || o[i + 1] < 2 || i + o[i + 1] > len) {
+			v->bad = true;
+			break;
+		}
+		n = o[i + 1];
+		if (o[i] == 2 && n == 4)
+			v->mss = get16(o + i + 2);
+		else if (o[i] == 3 && n == 3)
+			v->ws = o[i + 2];
+		else if (o[i] == 4 && n == 2)
+			v->sack_perm = true;
+		else if (o[i] == 8 && n == 10) {
+			v->ts = true;
+			v->tsval = get32(o + i + 2);
+			v->tsecr = get32(o + i + 6);
+		} else if (o[i] == 5 && n >= 10 && (n - 2) % 8 == 0) {
+			v->sack_n = (unsigned int)(n - 2) / 8;
+			for (k = 0; k < 2 * v->sack_n && k < 8; k++)
+				v->sack[k] = get32(o + i + 2 + 4 * k);
+		}
+		i += n;
+	}
+}
+
+int pb_parse(const uint8_t *buf, size_t len, struct pb_view *v, char *err, size_t errlen)
+{
+	size_t l3 = ETH_HLEN, l4, ip_pay;
+	uint16_t et;
+
+	memset(v, 0, sizeof(*v));
+	if (len < ETH_HLEN)
+		goto short_pkt;
+	memcpy(v->dmac, buf, 6);
+	memcpy(v->smac, buf + 6, 6);
+	et = get16(buf + 12);
+	while (et == ET_8021Q || et == ET_8021AD) {
+		if (l3 + 4 > len || v->n_vlan == 2)
+			goto short_pkt;
+		v->vlan_id[v->n_vlan++] = get16(buf + l3) & 0x0fff;
+		et = get16(buf + l3 + 2);
+		l3 += 4;
+	}
+	v->l3_off = l3;
+	if (et == ET_IP) {
+		size_t hlen;
+
+		if (l3 + IP4_HLEN > len)
+			goto short_pkt;
+		hlen = (buf[l3] & 0x0f) * 4u;
+		if ((buf[l3] >> 4) != 4 || hlen < IP4_HLEN || l3 + hlen > len ||
+		    get16(buf + l3 + 2) < hlen + TCP_HLEN || l3 + get16(buf + l3 + 2) > len)
+			goto bad_len;
+		if (buf[l3 + 9] != P_TCP) {
+			snprintf(err, errlen, "IPv4 protocol %u, not TCP", buf[l3 + 9]);
+			return -1;
+		}
+		v->family = 4;
+		v->ttl = buf[l3 + 8];
+		v->ip_id = get16(buf + l3 + 4);
+		v->frag = get16(buf + l3 + 6);
+		memcpy(v->src, buf + l3 + 12, 4);
+		memcpy(v->dst, buf + l3 + 16, 4);
+		l4 = l3 + hlen;
+		ip_pay = get16(buf + l3 + 2) - hlen;
+	} else if (et == ET_IPV6) {
+		if (l3 + IP6_HLEN > len)
+			goto short_pkt;
+		if ((buf[l3] >> 4) != 6)
+			goto bad_len;
+		if (buf[l3 + 6] != P_TCP) {
+			snprintf(err, errlen, "IPv6 next header %u, not TCP", buf[l3 + 6]);
+			return -1;
+		}
+		v->family = 6;
+		v->ttl = buf[l3 + 7];
+		memcpy(v->src, buf + l3 + 8, 16);
+		memcpy(v->dst, buf + l3 + 24, 16);
+		l4 = l3 + IP6_HLEN;
+		ip_pay = get16(buf + l3 + 4);
+		if (ip_pay < TCP_HLEN || l4 + ip_pay > len)
+			goto bad_len;
+	} else {
+		snprintf(err, errlen, "ethertype 0x%04x, not IPv4/IPv6", et);
+		return -1;
+	}
+	v->l4_off = l4;
+	v->sport = get16(buf + l4);
+	v->dport = get16(buf + l4 + 2);
+	v->seq = get32(buf + l4 + 4);
+	v->ack = get32(buf + l4 + 8);
+	v->doff = (uint8_t)((buf[l4 + 12] >> 4) * 4);
+	v->flags = buf[l4 + 13];
+	v->win = get16(buf + l4 + 14);
+	if (v->doff < TCP_HLEN || v->doff > ip_pay)
+		goto bad_len;
+	v->opt = buf + l4 + TCP_HLEN;
+	v->opt_len = (uint8_t)(v->doff - TCP_HLEN);
+	opts_decode(v->opt, v->opt_len, &v->o);
+	v->pay_off = l4 + v->doff;
+	v->pay_len = ip_pay - v->doff;
+	return 0;
+short_pkt:
+	snprintf(err, errlen, "frame of %zu bytes too short for its headers", len);
+	return -1;
+bad_len:
+	snprintf(err, errlen, "header lengths do not fit the frame (%zu bytes)", len);
 	return -1;
 }
