@@ -6,7 +6,10 @@ byte with the same request sent to the pod directly, and prints one JSON line
 of figures. Every socket has a timeout: a client that would hang reports
 "timeout" and exits 1 instead.
 
-  conv URL NCONV NTURNS OUT      multi-turn conversations, one connection a turn
+  conv URL NCONV NTURNS OUT [--sequential] [--turn-bytes N]
+                                 multi-turn conversations, one connection a
+                                 turn, interleaved turn by turn (many users)
+                                 or each run to its end (an agent loop)
   httpx URL N DIR                N chat completions on one keep-alive httpx client
   send ADDR PORT PATH BODY OUT [--pause S] [--pad-header N]
                                  one POST over a raw socket: the headers, an
@@ -106,45 +109,51 @@ def post(url_host, port, path, body, extra=b""):
         sock.close()
 
 
-def cmd_conv(url, nconv, nturns, out):
-    """Conversations interleaved turn by turn, as many users would send them:
-    turn k+1 resends turn k's messages, the answer, and a new question."""
+def cmd_conv(url, nconv, nturns, out, sequential=False, turn_bytes=300):
+    """Turn k+1 resends turn k's messages, the answer, and a new question.
+    Interleaved, conversation c's next turn waits for every other's; in
+    sequence, it follows its answer at once, as an agent's tool loop does."""
     host, port = split_url(url)
     convs = []
+    kind = "agent" if sequential else "conversation"
     for c in range(nconv):
-        rng = random.Random(1000 + c)
+        rng = random.Random("%s %d" % (kind, c))
         convs.append({
             "rng": rng,
             "messages": [{
                 "role": "system",
-                "content": "conversation %02d. %s" % (c, words(rng, 400))
+                "content": "%s %02d. %s" % (kind, c, words(rng, 400))
             }],
         })
+    if sequential:
+        order = [(t, c) for c in range(nconv) for t in range(nturns)]
+    else:
+        order = [(t, c) for t in range(nturns) for c in range(nconv)]
     with open(out, "w") as f:
-        for t in range(nturns):
-            for c, conv in enumerate(convs):
+        for t, c in order:
+            conv = convs[c]
+            conv["messages"].append({
+                "role": "user",
+                "content": "turn %d: %s" % (t, words(conv["rng"], turn_bytes))
+            })
+            body = json.dumps({
+                "model": MODEL,
+                "messages": conv["messages"],
+                "max_tokens": 24
+            }).encode()
+            rec = {"conv": c, "turn": t, "bytes": len(body)}
+            try:
+                status, _, data = post(host, port, "/v1/chat/completions", body)
+                ans = json.loads(data)
+                rec.update(status=status, backend=ans.get("kvlb_backend"))
                 conv["messages"].append({
-                    "role": "user",
-                    "content": "turn %d: %s" % (t, words(conv["rng"], 300))
+                    "role": "assistant",
+                    "content": ans["choices"][0]["message"]["content"]
                 })
-                body = json.dumps({
-                    "model": MODEL,
-                    "messages": conv["messages"],
-                    "max_tokens": 24
-                }).encode()
-                rec = {"conv": c, "turn": t, "bytes": len(body)}
-                try:
-                    status, _, data = post(host, port, "/v1/chat/completions", body)
-                    ans = json.loads(data)
-                    rec.update(status=status, backend=ans.get("kvlb_backend"))
-                    conv["messages"].append({
-                        "role": "assistant",
-                        "content": ans["choices"][0]["message"]["content"]
-                    })
-                except (OSError, EOFError, ValueError, KeyError) as e:
-                    rec.update(status=0, error=repr(e))
-                f.write(json.dumps(rec) + "\n")
-                f.flush()
+            except (OSError, EOFError, ValueError, KeyError) as e:
+                rec.update(status=0, error=repr(e))
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
 
 
 def cmd_httpx(url, n, outdir):
@@ -263,8 +272,16 @@ def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
     cmd, args = argv[1], argv[2:]
-    if cmd == "conv" and len(args) == 4:
-        return cmd_conv(args[0], int(args[1]), int(args[2]), args[3])
+    if cmd == "conv" and len(args) >= 4:
+        sequential, turn_bytes, rest = False, 300, args[4:]
+        while rest:
+            if rest[0] == "--sequential":
+                sequential, rest = True, rest[1:]
+            elif rest[0] == "--turn-bytes" and len(rest) > 1:
+                turn_bytes, rest = int(rest[1]), rest[2:]
+            else:
+                sys.exit("unknown option " + rest[0])
+        return cmd_conv(args[0], int(args[1]), int(args[2]), args[3], sequential, turn_bytes)
     if cmd == "httpx" and len(args) == 3:
         return cmd_httpx(args[0], int(args[1]), args[2])
     if cmd == "send" and len(args) >= 5:
