@@ -88,11 +88,14 @@ static __always_inline bool backend_serves(const struct kvlb_backend *be, __u32 
  * requests when count is set (KVLB_CFG_F_COUNT_LOAD). */
 static __always_inline __u64 backend_load_of(const struct kvlb_backend_load *l, __u32 count)
 {
+	__u64 bound;
+
 	if (!l)
 		return 0;
+	bound = l->bound_tokens > l->done_tokens ? l->bound_tokens - l->done_tokens : 0;
 	if (count)
-		return (__u64)l->running + l->waiting + l->bound_tokens;
-	return l->load_score + l->bound_tokens;
+		return (__u64)l->running + l->waiting + bound;
+	return l->load_score + bound;
 }
 
 /*
@@ -288,16 +291,18 @@ static __always_inline __u64 choose_cost(const struct http_state *st,
  *  5. Every candidate over the bound: the least loaded of those seen (the
  *     request has to go somewhere, and that one is the least bad).
  */
-static __always_inline __u32 choose_backend_http(const struct kvlb_vip *vip,
-						 const struct kvlb_flow_key *k,
-						 const struct http_state *st,
-						 const struct kvlb_config *cfg, __u32 *why)
+static __always_inline __u32 choose_backend_http_cost(const struct kvlb_vip *vip,
+						      const struct kvlb_flow_key *k,
+						      const struct http_state *st,
+						      const struct kvlb_config *cfg, __u32 *why,
+						      __u64 *cost)
 {
 	struct load_sum ls = {.vip_index = vip->index};
 	struct choose_ctx c = {};
 	struct kvlb_backend_load *l;
 	__u32 id;
 
+	*cost = 0;
 	if (st->s == HS_ERROR || !(st->flags & HTTP_F_HEADERS_DONE)) {
 		*why = CHOSE_L4;
 		return choose_backend_l4(vip, k);
@@ -359,9 +364,22 @@ static __always_inline __u32 choose_backend_http(const struct kvlb_vip *vip,
 	id = c.chosen;
 	bpf_loop(c.n_keys, choose_learn_cb, &c, 0);
 	l = bpf_map_lookup_elem(&kvlb_backend_load, &id);
-	if (l)
-		__sync_fetch_and_add(&l->bound_tokens, choose_cost(st, l, c.count));
+	if (l) {
+		*cost = choose_cost(st, l, c.count);
+		__sync_fetch_and_add(&l->bound_tokens, *cost);
+	}
 	return id;
+}
+
+/* The same, when the caller does not keep the request's cost. */
+static __always_inline __u32 choose_backend_http(const struct kvlb_vip *vip,
+						 const struct kvlb_flow_key *k,
+						 const struct http_state *st,
+						 const struct kvlb_config *cfg, __u32 *why)
+{
+	__u64 cost;
+
+	return choose_backend_http_cost(vip, k, st, cfg, why, &cost);
 }
 
 /* Count a choice in the stats (per-CPU value, plain increments). */

@@ -118,25 +118,61 @@ static __always_inline void splice_forget(const struct kvlb_flow_key *k,
 	bpf_map_delete_elem(&kvlb_splice, k);
 }
 
-/* FIN and RST bookkeeping for a packet about to be translated; true when
- * the entry must go once the packet is sent (RST). */
-static __always_inline bool splice_track_close(struct kvlb_splice *sp, __u8 flags, __u8 fin_bit,
+/* A closed connection's request is no longer load on its backend: its cost
+ * goes to done_tokens, unless a scrape has counted it since (the scraper
+ * reset bound_tokens, and its figures say what still runs). Once. */
+static __always_inline void splice_return_cost(struct kvlb_splice *sp)
+{
+	__u32 id = sp->backend_id;
+	struct kvlb_backend_load *l;
+
+	if (sp->flags & KVLB_SP_F_DONE)
+		return;
+	sp->flags |= KVLB_SP_F_DONE;
+	l = bpf_map_lookup_elem(&kvlb_backend_load, &id);
+	if (l && sp->cost && l->scrape_ns == sp->bound_scrape_ns)
+		__sync_fetch_and_add(&l->done_tokens, sp->cost);
+}
+
+static __always_inline void splice_close(struct kvlb_splice *sp, struct kvlb_stats *st)
+{
+	sp->state = KVLB_SP_CLOSED;
+	splice_return_cost(sp);
+	STAT_INC(st, sp_closed);
+}
+
+/* FIN and RST bookkeeping for a packet about to be translated. A RST closes
+ * at once, but the entry stays for kvlbd to sweep: the endpoint judges a
+ * RST's sequence number, and a connection that ignores a blind one must
+ * keep its translation. */
+static __always_inline void splice_track_close(struct kvlb_splice *sp, __u8 flags, __u8 fin_bit,
 					       __u64 now, struct kvlb_stats *st)
 {
 	sp->last_ns = now;
+	if (sp->state == KVLB_SP_CLOSED)
+		return;
 	if (flags & TCP_FLAG_RST) {
-		STAT_INC(st, sp_closed);
-		return true;
+		splice_close(sp, st);
+		return;
 	}
-	if ((flags & TCP_FLAG_FIN) && sp->state != KVLB_SP_CLOSED) {
+	if (flags & TCP_FLAG_FIN) {
 		sp->flags |= fin_bit;
 		if ((sp->flags & (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S)) ==
-		    (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S)) {
-			sp->state = KVLB_SP_CLOSED;
-			STAT_INC(st, sp_closed);
-		}
+		    (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S))
+			splice_close(sp, st);
 	}
-	return false;
+}
+
+/* The client's window as the pod must read it: unchanged, unless the pod
+ * declined window scaling (then neither side of its half scales). */
+static __always_inline __u16 splice_c2s_win(const struct kvlb_splice *sp, __u16 win)
+{
+	__u32 w;
+
+	if (!(sp->flags & KVLB_SP_F_S_NOWS) || !(sp->flags & KVLB_SP_F_WS))
+		return win;
+	w = (__u32)win << (sp->c_wscale & 15);
+	return w > 0xffff ? 0xffff : w;
 }
 
 #endif

@@ -68,15 +68,21 @@ static __noinline int splice_syn(struct xdp_md *ctx, struct pkt *p, struct kvlb_
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct seg_build *b = seg_build_get();
+	struct kvlb_splice *old;
 	struct cookie_offer off;
 	struct seg_info s = {};
 	__u32 cookie;
 
 	if (!b || seg_read(data, data_end, p, &s, true))
 		return XDP_DROP;
-	/* A new connection on the tuple of an old one still in the table. */
-	bpf_map_delete_elem(&kvlb_splice, &p->key);
-	bpf_map_delete_elem(&kvlb_hold, &p->key);
+	old = bpf_map_lookup_elem(&kvlb_splice, &p->key);
+	if (old) {
+		/* A late duplicate of this connection's own SYN changes
+		 * nothing; a new ISN is a new connection on a reused tuple. */
+		if (old->c_isn == s.seq && old->state != KVLB_SP_CLOSED)
+			return XDP_DROP;
+		splice_forget(&p->key, old);
+	}
 	off.mss = s.o.mss ? s.o.mss : 536;
 	off.wscale = s.o.wscale;
 	off.sack = s.o.sack_perm;
@@ -133,8 +139,14 @@ static __noinline int splice_syn_pod(struct xdp_md *ctx, struct pkt *p, struct k
 	seg_tcp_csum(&b->h, sizeof(b->h), &p->key.src, &be->addr, p->key.family, 0, 0);
 	if (xdp_write_segment(ctx, p, &b->ip, &b->h, 20))
 		return XDP_DROP;
+	if (p->vlan_tags)
+		STAT_INC(st, xdp_vlan);
 	verdict = xdp_forward(ctx, p, &sp->nh, be, &to_stack);
-	if (verdict != XDP_DROP)
+	if (verdict == XDP_DROP)
+		STAT_INC(st, xdp_malformed);
+	else if (to_stack)
+		STAT_INC(st, xdp_forwarded_stack);
+	else
 		STAT_INC(st, xdp_forwarded);
 	return verdict;
 }
@@ -148,8 +160,10 @@ static __noinline int splice_bind(struct xdp_md *ctx, struct pkt *p, struct kvlb
 	struct kvlb_backend *be;
 	struct kvlb_flow_key rk;
 	struct kvlb_nat nat = {};
+	struct kvlb_backend_load *l;
 	struct kvlb_vip *vip;
 	__u32 zero = 0, id, why = CHOSE_NONE;
+	__u64 cost = 0;
 
 	if (!sp)
 		return XDP_DROP;
@@ -157,7 +171,8 @@ static __noinline int splice_bind(struct xdp_md *ctx, struct pkt *p, struct kvlb
 		return splice_abort(ctx, p, sp);
 	vip = lookup_vip(&p->key);
 	cfg = bpf_map_lookup_elem(&kvlb_config, &zero);
-	id = vip && cfg ? choose_backend_http(vip, &p->key, &h->hs, cfg, &why) : KVLB_NO_BACKEND;
+	id = vip && cfg ? choose_backend_http_cost(vip, &p->key, &h->hs, cfg, &why, &cost)
+			: KVLB_NO_BACKEND;
 	choose_count(st, why);
 	be = bpf_map_lookup_elem(&kvlb_backends, &id);
 	if (!be || !(be->flags & KVLB_BE_F_IN_USE)) {
@@ -167,6 +182,9 @@ static __noinline int splice_bind(struct xdp_md *ctx, struct pkt *p, struct kvlb
 	sp->backend_id = id;
 	sp->state = KVLB_SP_CONNECTING;
 	sp->tries = 0;
+	l = bpf_map_lookup_elem(&kvlb_backend_load, &id);
+	sp->cost = cost > 0xffffffffULL ? 0xffffffffu : (__u32)cost;
+	sp->bound_scrape_ns = l ? l->scrape_ns : 0;
 	nat.vip = p->key.dst;
 	nat.vip_port = p->key.dport;
 	nat.flags = KVLB_NAT_F_SPLICE;
@@ -247,9 +265,11 @@ static __noinline int splice_hold(struct xdp_md *ctx, struct pkt *p, struct kvlb
 	if (!h) {
 		return splice_abort(ctx, p, sp);
 	}
-	if (s->o.has_ts)
-		sp->ts_recent = s->o.tsval;
 	sp->c_win = s->win;
+	sp->last_ns = bpf_ktime_get_coarse_ns();
+	/* RFC 7323: a segment beyond a gap does not update ts_recent */
+	if (s->o.has_ts && (__s32)(off - sp->held) <= 0)
+		sp->ts_recent = s->o.tsval;
 	if (!s->pay_len && !fin)
 		return XDP_DROP; /* a bare ACK: nothing to hold */
 	if (off != sp->held) {
@@ -353,6 +373,12 @@ static __always_inline int splice_xlate_c2s(void *data, void *data_end, struct p
 		csum_replace4(&th->check, th->ack_seq, ack);
 		th->ack_seq = ack;
 	}
+	if (sp->flags & KVLB_SP_F_S_NOWS) {
+		__u16 win = bpf_htons(splice_c2s_win(sp, s->win));
+
+		csum_replace2(&th->check, th->window, win);
+		th->window = win;
+	}
 	if (s->o.has_ts && (sp->flags & KVLB_SP_F_TS)) {
 		o = (__u8 *)th + (s->o.ts_off & 63);
 		if ((void *)(o + 10) > data_end)
@@ -389,7 +415,7 @@ static __noinline int splice_client(struct xdp_md *ctx, struct pkt *p, struct kv
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct kvlb_backend *be;
 	struct seg_info s = {};
-	bool to_stack, gone;
+	bool to_stack;
 	__u32 id, off;
 	__u64 now;
 	int verdict;
@@ -409,9 +435,9 @@ static __noinline int splice_client(struct xdp_md *ctx, struct pkt *p, struct kv
 			splice_forget(&p->key, sp);
 			return XDP_DROP;
 		}
-		if (s.o.has_ts)
-			sp->ts_recent = s.o.tsval;
 		off = s.seq - (sp->c_isn + 1);
+		if (s.o.has_ts && (__s32)(off - sp->held) <= 0)
+			sp->ts_recent = s.o.tsval;
 		/* Data the client sent before it could know: kept for the
 		 * replay, not acknowledged. */
 		if (h && s.pay_len && off == sp->held && hold_append(ctx, sp, h, &s, false, st))
@@ -436,7 +462,7 @@ static __noinline int splice_client(struct xdp_md *ctx, struct pkt *p, struct kv
 		STAT_INC(st, xdp_no_backend);
 		return XDP_DROP;
 	}
-	gone = splice_track_close(sp, s.flags, KVLB_SP_F_FIN_C, bpf_ktime_get_coarse_ns(), st);
+	splice_track_close(sp, s.flags, KVLB_SP_F_FIN_C, bpf_ktime_get_coarse_ns(), st);
 	if (splice_xlate_c2s(data, data_end, p, sp, &s, be)) {
 		STAT_INC(st, xdp_malformed);
 		return XDP_DROP;
@@ -444,8 +470,6 @@ static __noinline int splice_client(struct xdp_md *ctx, struct pkt *p, struct kv
 	if (p->vlan_tags)
 		STAT_INC(st, xdp_vlan);
 	verdict = xdp_forward(ctx, p, &sp->nh, be, &to_stack);
-	if (gone)
-		splice_forget(&p->key, sp);
 	if (verdict == XDP_DROP) {
 		STAT_INC(st, xdp_malformed);
 		return verdict;

@@ -13,8 +13,9 @@
 #include "stats.h"
 #include "nat.h"
 
-/* Most segments one replay sends: the hold's size over the smallest MSS. */
-#define SPLICE_REPLAY_SEGS ((KVLB_HOLD_BUF + 535) / 536)
+/* Most segments one replay sends: the hold's size over the smallest MSS
+ * (536) less the timestamp option. */
+#define SPLICE_REPLAY_SEGS ((KVLB_HOLD_BUF + 523) / 524)
 #define CSUM_CHUNK	   512 /* the most bpf_csum_diff sums at once */
 
 /* One's complement sum of n held bytes from offset off. */
@@ -101,8 +102,8 @@ __noinline int replay_write(struct __sk_buff *skb, const struct pkt *p,
 	/* client -> pod: the reverse of the pod's packet */
 	seg_ip_fill(&b->ip, p->key.family, &p->key.dst, &p->key.src, hlen + n);
 	seg_tcp_fill(&b->h, p->key.dport, p->key.sport, sp->c_isn + 1 + off,
-		     sp->our_isn + 1 - sp->seq_delta, TCP_FLAG_ACK | (last ? 0x08 : 0), sp->c_win,
-		     opt);
+		     sp->our_isn + 1 - sp->seq_delta, TCP_FLAG_ACK | (last ? 0x08 : 0),
+		     splice_c2s_win(sp, sp->c_win), opt);
 	if (ts)
 		tcp_opts_ts(b->h.opt, sp->ts_recent, tsecr);
 	seg_tcp_csum(&b->h, hlen, &p->key.dst, &p->key.src, p->key.family, n, hold_csum(h, off, n));
@@ -124,7 +125,8 @@ __noinline int replay_write(struct __sk_buff *skb, const struct pkt *p,
  * the pod's own packet into them. Returns the TC verdict. */
 static __always_inline int replay_held(struct __sk_buff *skb, const struct pkt *p,
 				       struct kvlb_splice *sp, const struct kvlb_hold *h,
-				       __u32 from, __u32 to, __u32 tsecr, struct kvlb_stats *st)
+				       __u32 from, __u32 to, __u32 tsecr, bool resend,
+				       struct kvlb_stats *st)
 {
 	__u32 mss = sp->s_mss, our = splice_mss(p->key.family), ifindex = skb->ifindex, off, n;
 	__u8 macs[12], swapped[12];
@@ -161,7 +163,10 @@ static __always_inline int replay_held(struct __sk_buff *skb, const struct pkt *
 			break;
 		bpf_clone_redirect(skb, ifindex, 0);
 	}
-	STAT_ADD(st, sp_replayed_bytes, to - from);
+	if (resend)
+		STAT_ADD(st, sp_resent_bytes, off - from);
+	else
+		STAT_ADD(st, sp_replayed_bytes, off - from);
 	return bpf_redirect(ifindex, 0);
 }
 
@@ -229,7 +234,7 @@ static __always_inline int splice_pod(struct __sk_buff *skb, struct pkt *p, stru
 	struct kvlb_splice *sp = bpf_map_lookup_elem(&kvlb_splice, &k);
 	struct seg_info s = {};
 	struct kvlb_hold *h;
-	bool redirected, gone;
+	bool redirected;
 	__u32 base, from, to;
 	int verdict;
 
@@ -262,17 +267,19 @@ static __always_inline int splice_pod(struct __sk_buff *skb, struct pkt *p, stru
 		sp->seq_delta = sp->our_isn - s.seq;
 		sp->s_mss = s.o.mss ? s.o.mss : 536;
 		sp->s_wscale = s.o.wscale == 0xff ? 0 : s.o.wscale;
+		if (s.o.wscale == 0xff)
+			sp->flags |= KVLB_SP_F_S_NOWS;
 		if (s.o.has_ts)
 			sp->ts_delta = sp->ts_ours - s.o.tsval;
 		sp->state = KVLB_SP_REPLAYING;
-		return replay_held(skb, p, sp, h, 0, sp->held, s.o.tsval, st);
+		return replay_held(skb, p, sp, h, 0, sp->held, s.o.tsval, false, st);
 	}
 
 	if (sp->state == KVLB_SP_REPLAYING) {
 		h = bpf_map_lookup_elem(&kvlb_hold, &k);
 		if ((s.flags & TCP_FLAG_SYN) && h)
 			/* our first segment was lost: the pod answers again */
-			return replay_held(skb, p, sp, h, 0, sp->held, s.o.tsval, st);
+			return replay_held(skb, p, sp, h, 0, sp->held, s.o.tsval, true, st);
 		bool dup = s.ack == sp->s_ack;
 
 		sp->s_ack = s.ack;
@@ -286,8 +293,7 @@ static __always_inline int splice_pod(struct __sk_buff *skb, struct pkt *p, stru
 			to = from + splice_mss(p->key.family);
 			if (to > sp->acked)
 				to = sp->acked;
-			STAT_ADD(st, sp_resent_bytes, to - from);
-			return replay_held(skb, p, sp, h, from, to, s.o.tsval, st);
+			return replay_held(skb, p, sp, h, from, to, s.o.tsval, true, st);
 		}
 		if ((s.flags & TCP_FLAG_ACK) && (__s32)(s.ack - (base + sp->acked)) >= 0) {
 			/* the rest is the client's to send again if lost */
@@ -298,7 +304,7 @@ static __always_inline int splice_pod(struct __sk_buff *skb, struct pkt *p, stru
 	if (s.flags & TCP_FLAG_SYN)
 		return TC_ACT_SHOT;
 
-	gone = splice_track_close(sp, s.flags, KVLB_SP_F_FIN_S, bpf_ktime_get_coarse_ns(), st);
+	splice_track_close(sp, s.flags, KVLB_SP_F_FIN_S, bpf_ktime_get_coarse_ns(), st);
 	if (splice_xlate_s2c(skb, p, sp, &s) || nat_src_tc(skb, p, nat)) {
 		STAT_INC(st, tc_malformed);
 		return TC_ACT_SHOT;
@@ -308,8 +314,6 @@ static __always_inline int splice_pod(struct __sk_buff *skb, struct pkt *p, stru
 	verdict = tc_forward(skb, p, nat, &redirected);
 	if (redirected)
 		STAT_INC(st, tc_redirected);
-	if (gone)
-		splice_forget(&k, sp);
 	return verdict;
 }
 

@@ -167,11 +167,13 @@ struct kvlb_nat {
 #define KVLB_SP_CLOSED	   5 /* FIN seen both ways; kvlbd removes it after a grace time */
 
 /* kvlb_splice.flags: what the client's SYN offered (kvlb honours it). */
-#define KVLB_SP_F_TS	(1u << 0) /* timestamps */
-#define KVLB_SP_F_SACK	(1u << 1) /* SACK permitted */
-#define KVLB_SP_F_WS	(1u << 2) /* window scaling */
-#define KVLB_SP_F_FIN_C (1u << 3) /* the client sent FIN */
-#define KVLB_SP_F_FIN_S (1u << 4) /* the pod sent FIN */
+#define KVLB_SP_F_TS	 (1u << 0) /* timestamps */
+#define KVLB_SP_F_SACK	 (1u << 1) /* SACK permitted */
+#define KVLB_SP_F_WS	 (1u << 2) /* window scaling */
+#define KVLB_SP_F_FIN_C	 (1u << 3) /* the client sent FIN */
+#define KVLB_SP_F_FIN_S	 (1u << 4) /* the pod sent FIN */
+#define KVLB_SP_F_S_NOWS (1u << 5) /* the pod declined window scaling */
+#define KVLB_SP_F_DONE	 (1u << 6) /* its cost was returned (done_tokens) */
 
 /* The window scale kvlb announces to clients (Linux's usual). */
 #define KVLB_SP_WSCALE 7
@@ -204,7 +206,8 @@ struct kvlb_splice {
 	__u64 last_ns;		/* coarse clock of the latest packet */
 	struct kvlb_nexthop nh; /* towards the pod */
 	__u32 s_ack;		/* the pod's latest ACK while replaying */
-	__u32 pad;
+	__u32 cost;		/* what the request added to its backend's bound_tokens */
+	__u64 bound_scrape_ns;	/* the backend's scrape_ns when it was bound */
 };
 
 /* kvlb_secret value: the SYN-cookie key, drawn by kvlbd at start. */
@@ -230,8 +233,11 @@ struct kvlb_secret {
  *    scraped figures now include what was bound before).
  *  - The data path only adds to bound_tokens (__sync_fetch_and_add) the
  *    estimated cost of each request it binds, so a burst between two scrapes
- *    is visible at once.
- *  - The choice reads load_score + bound_tokens as the backend's load.
+ *    is visible at once; and, when a delayed-binding connection bound since
+ *    that scrape closes, adds its cost to done_tokens: a finished request is
+ *    no load. The scraper resets both.
+ *  - The choice reads load_score + bound_tokens - done_tokens (never below
+ *    load_score) as the backend's load.
  */
 struct kvlb_backend_load {
 	__u32 running;		    /* requests being decoded */
@@ -242,6 +248,7 @@ struct kvlb_backend_load {
 	__u64 bound_tokens;	    /* token units bound by the data path since scrape_ns */
 	__u64 scrape_ns;	    /* CLOCK_MONOTONIC time of the last good scrape; 0 = never */
 	__u64 prompt_hist[KVLB_PROMPT_HIST_BUCKETS]; /* prompts per size bucket */
+	__u64 done_tokens; /* of bound_tokens, the part whose connections have closed */
 };
 
 /* kvlb_prefix key is the __u64 chain hash (see bpf/prefix.h); value: */
@@ -370,10 +377,10 @@ _Static_assert(sizeof(struct kvlb_nexthop) == 16, "kvlb_nexthop layout");
 _Static_assert(sizeof(struct kvlb_flow) == 32, "kvlb_flow layout");
 _Static_assert(sizeof(struct kvlb_nat) == 40, "kvlb_nat layout");
 _Static_assert(sizeof(struct kvlb_config) == 64, "kvlb_config layout");
-_Static_assert(sizeof(struct kvlb_backend_load) == 168, "kvlb_backend_load layout");
+_Static_assert(sizeof(struct kvlb_backend_load) == 176, "kvlb_backend_load layout");
 _Static_assert(sizeof(struct kvlb_prefix_entry) == 16, "kvlb_prefix_entry layout");
 _Static_assert(sizeof(struct kvlb_stats) == 56 * 8, "kvlb_stats layout");
-_Static_assert(sizeof(struct kvlb_splice) == 88, "kvlb_splice layout");
+_Static_assert(sizeof(struct kvlb_splice) == 96, "kvlb_splice layout");
 _Static_assert(sizeof(struct kvlb_secret) == 16, "kvlb_secret layout");
 
 #endif /* KVLB_H */
