@@ -121,10 +121,20 @@ static uint64_t grace_ns(const struct sweeper *s, const struct kvlb_splice *sp)
 	}
 }
 
-static void forget(struct sweeper *s, const struct kvlb_flow_key *k, const struct kvlb_splice *sp)
+static int forget(struct sweeper *s, const struct kvlb_flow_key *k, const struct kvlb_splice *sp)
 {
+	struct kvlb_splice now;
 	struct kvlb_backend be;
 	__u32 id = sp->backend_id;
+
+	/* The data path may have reused the tuple, or seen a packet, since
+	 * the walk read the entry: only the connection that was read goes.
+	 * (A packet between this check and the delete is the remaining race,
+	 * a few microseconds wide; such a connection is reset by its next
+	 * packet's failed cookie check and the client retries.) */
+	if (bpf_map_lookup_elem(s->splice_fd, k, &now) || now.c_isn != sp->c_isn ||
+	    now.last_ns != sp->last_ns)
+		return 0;
 
 	bpf_map_delete_elem(s->hold_fd, k);
 	if (id != KVLB_NO_BACKEND && !bpf_map_lookup_elem(s->backends_fd, &id, &be)) {
@@ -140,6 +150,7 @@ static void forget(struct sweeper *s, const struct kvlb_flow_key *k, const struc
 		bpf_map_delete_elem(s->nat_fd, &rk);
 	}
 	bpf_map_delete_elem(s->splice_fd, k);
+	return 1;
 }
 
 int sweep_run(struct sweeper *s)
@@ -160,10 +171,8 @@ int sweep_run(struct sweeper *s)
 		more = !bpf_map_get_next_key(s->splice_fd, &k, &next);
 		if (bpf_map_lookup_elem(s->splice_fd, &k, &sp))
 			continue;
-		if (now > sp.last_ns && now - sp.last_ns > grace_ns(s, &sp)) {
-			forget(s, &k, &sp);
-			removed++;
-		}
+		if (now > sp.last_ns && now - sp.last_ns > grace_ns(s, &sp))
+			removed += forget(s, &k, &sp);
 	}
 	/* Held bytes of connections the LRU evicted. */
 	more = !bpf_map_get_next_key(s->hold_fd, NULL, &next);
