@@ -218,9 +218,27 @@ write_lua() { # REQUEST DIRECT(0|1)
 	echo "$f"
 }
 
+# Pods whose emulator is no longer running, with the end of its log.
+pods_gone() {
+	local i
+	for ((i = 1; i <= pods; i++)); do
+		kill -0 "${emu_pids[i - 1]}" 2>/dev/null ||
+			printf '\npod%d: kvlb-emu exited: %s' "$i" "$(tail -3 "$WORK/emu$i.log")"
+	done
+}
+
+# Requests each pod has answered on its model path, space-separated.
+pod_counts() {
+	local i
+	for ((i = 1; i <= pods; i++)); do
+		ip netns exec "$NAME-client" curl -sf "http://$(pod_addr "$i"):8000/metrics" |
+			awk '/^vllm:request_success_total/ { n += $NF } END { printf "%d ", n }'
+	done
+}
+
 # One wrk run; appends "TARGET REQ CONN req/s p50_us p99_us errors non2xx".
 run_wrk() { # TARGET REQUEST CONN
-	local target=$1 req=$2 conn=$3 url lua hdr=() out rc=0
+	local target=$1 req=$2 conn=$3 url lua hdr=() out rc=0 before after spread
 	case "$req" in
 	chat) url=/v1/chat/completions ;;
 	health) url=/health ;;
@@ -234,14 +252,22 @@ run_wrk() { # TARGET REQUEST CONN
 	fi
 	[ "$conn" = close ] && hdr=(-H "Connection: close")
 	out=$WORK/wrk-$target-$req-$conn.out
+	before=$(pod_counts)
 	ip netns exec "$NAME-client" wrk -t "$threads" -c "$conns" -d "${duration}s" --timeout 5s \
 		"${hdr[@]}" -s "$lua" "$url" >"$out" 2>&1 &
 	wrk_pid=$!
 	wait "$wrk_pid" || rc=$?
 	wrk_pid=
-	[ "$rc" -eq 0 ] || die "wrk failed on $target $req $conn: $(tail -3 "$out")"
-	awk -v t="$target" -v r="$req" -v c="$conn" '$1 == "RESULT" {
-		printf "%s %s %s %.1f %d %d %d %d\n", t, r, c, $2 / ($3 / 1e6), $4, $5, $6, $7 }' \
+	[ "$rc" -eq 0 ] || die "wrk failed on $target $req $conn: $(tail -3 "$out")$(pods_gone)"
+	after=$(pod_counts)
+	# busiest pod's share over the mean (model requests only: /health is
+	# not counted by the emulator)
+	spread=$(awk -v a="$before" -v b="$after" 'BEGIN {
+		n = split(a, x, " "); split(b, y, " ")
+		for (i = 1; i <= n; i++) { d = y[i] - x[i]; t += d; if (d > m) m = d }
+		printf "%.2f", (t > 0 ? m * n / t : 0) }')
+	awk -v t="$target" -v r="$req" -v c="$conn" -v s="$spread" '$1 == "RESULT" {
+		printf "%s %s %s %.1f %d %d %d %d %s\n", t, r, c, $2 / ($3 / 1e6), $4, $5, $6, $7, s }' \
 		"$out" >>"$WORK/results"
 	grep -q "^$target $req $conn " "$WORK/results" || die "no result from wrk: $(tail -3 "$out")"
 }
@@ -311,27 +337,28 @@ for ((round = 1; round <= rounds; round++)); do
 done
 
 # Median over the rounds of each cell (by requests/s; its latencies with it).
-median_of() { # TARGET REQUEST CONN -> "req/s p50_us p99_us errors non2xx"
-	awk -v t="$1" -v r="$2" -v c="$3" '$1 == t && $2 == r && $3 == c { print $4, $5, $6, $7, $8 }' \
+median_of() { # TARGET REQUEST CONN -> "req/s p50_us p99_us errors non2xx max/mean"
+	awk -v t="$1" -v r="$2" -v c="$3" '$1 == t && $2 == r && $3 == c { print $4, $5, $6, $7, $8, $9 }' \
 		"$WORK/results" | sort -n | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'
 }
-
-fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 echo
 echo "bench-e2e: wrk -t $threads -c $conns -d ${duration}s from $NAME-client; $pods pods of kvlb-emu"
 echo "  (--time-scale 1000000, max_tokens 1); median of $rounds round(s) per cell by req/s;"
 echo "  direct = wrk thread i to pod i mod $pods; haproxy = mode http, roundrobin, on the VIP;"
 echo "  kvlb = the VIP in mode http (delayed binding). 2 cores shared by everything."
+echo "  max/mean: the busiest pod's model requests over the mean (chat only)."
 echo
-printf '%-7s %-6s %-8s %10s %9s %9s %7s %7s\n' request conn target "req/s" "p50 ms" "p99 ms" errors non2xx
+printf '%-7s %-6s %-8s %10s %9s %9s %7s %7s %8s\n' request conn target "req/s" "p50 ms" "p99 ms" \
+	errors non2xx max/mean
 for req in chat health; do
 	for conn in close keep; do
 		for t in direct haproxy kvlb; do
-			read -r rps p50 p99 err n2 <<<"$(median_of "$t" "$req" "$conn")"
-			printf '%-7s %-6s %-8s %10.1f %9.3f %9.3f %7d %7d\n' "$req" "$conn" "$t" "$rps" \
+			read -r rps p50 p99 err n2 mm <<<"$(median_of "$t" "$req" "$conn")"
+			[ "$req" = chat ] || mm=-
+			printf '%-7s %-6s %-8s %10.1f %9.3f %9.3f %7d %7d %8s\n' "$req" "$conn" "$t" "$rps" \
 				"$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" \
-				"$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "$err" "$n2"
+				"$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "$err" "$n2" "$mm"
 		done
 	done
 done
