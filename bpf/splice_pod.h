@@ -170,6 +170,60 @@ static __always_inline int replay_held(struct __sk_buff *skb, const struct pkt *
 	return bpf_redirect(ifindex, 0);
 }
 
+/* Turn the skb into a segment from the client to the pod: headers written
+ * whole, opt_len bytes of options (0 or 20). */
+static __always_inline int pod_seg_write(struct __sk_buff *skb, const struct pkt *p,
+					 struct seg_build *b, const __u32 opt_len)
+{
+	__u32 ip_len = seg_ip_len(p->key.family), l3 = ETH_HLEN;
+	__u32 tcp_len = sizeof(struct tcphdr) + opt_len;
+
+	seg_ip_fill(&b->ip, p->key.family, &p->key.dst, &p->key.src, tcp_len);
+	seg_tcp_csum(&b->h, tcp_len, &p->key.dst, &p->key.src, p->key.family, 0, 0);
+	if (bpf_skb_change_tail(skb, l3 + ip_len + tcp_len, 0))
+		return -1;
+	if (p->key.family == KVLB_AF_INET ? bpf_skb_store_bytes(skb, l3, &b->ip.v4, 20, 0)
+					  : bpf_skb_store_bytes(skb, l3, &b->ip.v6, 40, 0))
+		return -1;
+	if (opt_len == 20)
+		return bpf_skb_store_bytes(skb, l3 + ip_len, &b->h, 40, 0) ? -1 : 0;
+	return bpf_skb_store_bytes(skb, l3 + ip_len, &b->h, 20, 0) ? -1 : 0;
+}
+
+/* The pod answered kvlb's SYN with a bare ACK: a socket of an earlier
+ * connection on the same tuple (TIME_WAIT) found the SYN old. As the
+ * client's own stack would: a RST for that ACK, which clears the old socket,
+ * then at once the SYN again. A global function: verified once. */
+__noinline int pod_resyn(struct __sk_buff *skb, const struct pkt *p, struct kvlb_splice *sp,
+			 __u32 rst_seq)
+{
+	struct seg_build *b = seg_build_get();
+	__u8 macs[12], swapped[12];
+	__u32 ifindex;
+
+	if (!skb || !p || !sp || !b || p->vlan_tags || p->l3_off != ETH_HLEN)
+		return TC_ACT_SHOT;
+	ifindex = skb->ifindex;
+	if (bpf_skb_load_bytes(skb, 0, macs, 12))
+		return TC_ACT_SHOT;
+	__builtin_memcpy(swapped, macs + 6, 6);
+	__builtin_memcpy(swapped + 6, macs, 6);
+	if (bpf_skb_store_bytes(skb, 0, swapped, 12, 0))
+		return TC_ACT_SHOT;
+	seg_tcp_fill(&b->h, p->key.dport, p->key.sport, rst_seq, 0, TCP_FLAG_RST, 0, 0);
+	if (pod_seg_write(skb, p, b, 0))
+		return TC_ACT_SHOT;
+	bpf_clone_redirect(skb, ifindex, 0);
+	seg_tcp_fill(&b->h, p->key.dport, p->key.sport, sp->c_isn, 0, TCP_FLAG_SYN, 65535, 20);
+	tcp_opts_syn(b->h.opt, sp->c_mss, sp->flags & KVLB_SP_F_SACK, sp->flags & KVLB_SP_F_TS,
+		     sp->ts_recent, 0, sp->flags & KVLB_SP_F_WS ? sp->c_wscale : 0xff);
+	if (pod_seg_write(skb, p, b, 20))
+		return TC_ACT_SHOT;
+	sp->tries++;
+	sp->last_ns = bpf_ktime_get_coarse_ns();
+	return bpf_redirect(ifindex, 0);
+}
+
 /* Reset the client on the pod's behalf: its RST gets kvlb's sequence
  * number, which is the one the client expects. */
 static __always_inline int splice_pod_reset(struct __sk_buff *skb, struct pkt *p,
@@ -257,6 +311,13 @@ static __always_inline int splice_pod(struct __sk_buff *skb, struct pkt *p, stru
 			verdict = splice_pod_reset(skb, p, nat, sp, &s);
 			splice_forget(&k, sp);
 			return verdict;
+		}
+		if ((s.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_ACK &&
+		    s.ack != base) {
+			if (sp->tries >= SPLICE_SYN_TRIES)
+				return TC_ACT_SHOT; /* the client's next retry resets it */
+			STAT_INC(st, sp_syn_retries);
+			return pod_resyn(skb, p, sp, s.ack);
 		}
 		if ((s.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != (TCP_FLAG_SYN | TCP_FLAG_ACK) ||
 		    s.ack != base)
