@@ -103,6 +103,8 @@ vip 192.0.2.12:80 mode http
 backend 203.0.113.13:8002
 vip [2001:db8:a::12]:80 mode http
 backend [2001:db8:b::13]:8002
+vip 192.0.2.13:80 mode http
+backend 203.0.113.11:8000
 CONF
 started() { grep -q "running (pid $1)" "$WORK/kvlbd.log"; }
 nsenter --net=/run/netns/$T-node "$KVLBD" --config "$WORK/kvlb.conf" --pin-root "$PIN" \
@@ -395,6 +397,28 @@ dead_report() {
 		fail "e2e-http-$name" "curl exit $rc after $ms ms ($(tr -d '\n' <"$WORK/$name.err")), $counter +$d"
 	fi
 }
+# A pod holding many client tuples in TIME_WAIT (the client reached it
+# directly, one connection per request) answers kvlb's SYN on a reused tuple
+# with a bare ACK; kvlb must clear that socket and connect, not time out.
+client ip route add 203.0.113.11/32 via 198.51.100.1
+client wrk -t1 -c8 -d1s -H 'Connection: close' http://203.0.113.11:8000/health >"$WORK/tw.wrk" 2>&1
+client ip route del 203.0.113.11/32 via 198.51.100.1
+snap tw.0
+tw_ok=0
+for _ in $(seq 1 60); do
+	code=$(client curl -s -o /dev/null -m 10 -w '%{http_code}' -H 'Connection: close' \
+		http://192.0.2.13/health) || true
+	[ "$code" = 200 ] && tw_ok=$((tw_ok + 1))
+done
+snap tw.1
+tw_direct=$(awk '/requests in/ { print $1 }' "$WORK/tw.wrk")
+tw_retries=$(delta sp_syn_retries tw.0 tw.1)
+if [ "$tw_ok" -eq 60 ] && [ "$(delta sp_pod_timeout tw.0 tw.1)" -eq 0 ]; then
+	pass "e2e-http-pod-time-wait (60 of 60 answered after $tw_direct direct connections; SYNs sent again: $tw_retries)"
+else
+	fail e2e-http-pod-time-wait "$tw_ok of 60 answered; sp_pod_timeout +$(delta sp_pod_timeout tw.0 tw.1)"
+fi
+
 dead_backend no-listener-v4 "http://192.0.2.11"
 dead_report no-listener-v4 sp_pod_reset
 dead_backend no-listener-v6 "http://[2001:db8:a::11]"
