@@ -113,6 +113,16 @@ static __always_inline void tcp_opts_read(struct tcphdr *th, void *data_end, str
 	int i;
 
 	o->wscale = 0xff;
+	/* What nearly every segment of an established connection carries
+	 * (Linux: NOP NOP TS), read in place without the walk. */
+	if (len == 12 && (void *)(base + 12) <= data_end && base[0] == TCPOPT_NOP &&
+	    base[1] == TCPOPT_NOP && base[2] == TCPOPT_TS && base[3] == 10) {
+		o->has_ts = 1;
+		o->ts_off = sizeof(*th) + 2;
+		o->tsval = tcpopt_be32(base + 4);
+		o->tsecr = tcpopt_be32(base + 8);
+		return;
+	}
 	if (!w.b || len > TCP_OPT_MAX)
 		return;
 	for (i = 0; i < TCP_OPT_MAX; i++) {
