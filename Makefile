@@ -3,7 +3,7 @@
 #   make            build BPF objects, skeletons, kvlbd, kvlbctl (and test tools)
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, run the demo topology
-#   make bench      every benchmark (bench-pkt, bench-affinity)
+#   make bench      every benchmark (bench-pkt, bench-affinity, bench-e2e)
 #   make fuzz       longer fuzzing runs of the parsers
 #   make check      cppcheck and clang-format
 #
