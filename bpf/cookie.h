@@ -147,6 +147,32 @@ static __always_inline __u32 cookie_make(const struct kvlb_flow_key *k, __u32 c_
 	return (cookie_hash(k, c_isn, period, enc) & ~0xffu) | enc;
 }
 
+/*
+ * The timestamp kvlb's SYN-ACK carries, when the client offered timestamps:
+ * a second keyed hash, of the connection and the cookie (not the client's
+ * ISN). The client echoes it in every segment and acknowledges the cookie,
+ * so a segment that fails the cookie check only because the segments before
+ * it were lost (its sequence number no longer gives the client's ISN) is
+ * told from a stale or forged one.
+ */
+#define COOKIE_TS_DOMAIN 0x100 /* an "offer" no SYN can have */
+
+static __always_inline __u32 cookie_ts_make(const struct kvlb_flow_key *k, __u32 cookie)
+{
+	__u64 period = bpf_ktime_get_coarse_ns() >> COOKIE_PERIOD_SHIFT;
+
+	return cookie_hash(k, cookie, period, COOKIE_TS_DOMAIN);
+}
+
+static __always_inline bool cookie_ts_check(const struct kvlb_flow_key *k, __u32 cookie,
+					    __u32 tsecr)
+{
+	__u64 period = bpf_ktime_get_coarse_ns() >> COOKIE_PERIOD_SHIFT;
+
+	return cookie_hash(k, cookie, period, COOKIE_TS_DOMAIN) == tsecr ||
+	       cookie_hash(k, cookie, period - 1, COOKIE_TS_DOMAIN) == tsecr;
+}
+
 /* Whether cookie answers k's SYN with client ISN c_isn, made in this
  * period or the one before; fills *o from it. */
 static __always_inline bool cookie_check(const struct kvlb_flow_key *k, __u32 c_isn, __u32 cookie,

@@ -21,12 +21,6 @@
 #define SPLICE_DO_BIND (-2) /* the front is enough: splice_bind */
 #define SPLICE_DO_SYN  (-3) /* send the SYN to the pod: splice_syn_pod */
 
-/* The clock kvlb's timestamps towards clients run on: about 1 ms. */
-static __always_inline __u32 splice_ts_now(void)
-{
-	return (__u32)(bpf_ktime_get_coarse_ns() >> 20);
-}
-
 /* Answer a segment of k's client: from the VIP, with kvlb's sequence
  * numbers. opt is 12 when the connection has timestamps. */
 static __always_inline int splice_reply(struct xdp_md *ctx, struct pkt *p, __u32 seq, __u32 ack,
@@ -92,8 +86,9 @@ static __noinline int splice_syn(struct xdp_md *ctx, struct pkt *p, struct kvlb_
 	/* a SYN's window is never scaled: the hold buffer's size as it is */
 	seg_tcp_fill(&b->h, p->key.dport, p->key.sport, cookie, s.seq + 1, 0x12 /* SYN ACK */,
 		     KVLB_HOLD_BUF, 20);
-	tcp_opts_syn(b->h.opt, splice_mss(p->key.family), off.sack, s.o.has_ts, splice_ts_now(),
-		     s.o.tsval, off.wscale == 0xff ? 0xff : KVLB_SP_WSCALE);
+	tcp_opts_syn(b->h.opt, splice_mss(p->key.family), off.sack, s.o.has_ts,
+		     cookie_ts_make(&p->key, cookie), s.o.tsval,
+		     off.wscale == 0xff ? 0xff : KVLB_SP_WSCALE);
 	seg_tcp_csum(&b->h, sizeof(b->h), &p->key.dst, &p->key.src, p->key.family, 0, 0);
 	if (xdp_write_segment(ctx, p, &b->ip, &b->h, 20))
 		return XDP_DROP;
@@ -316,9 +311,17 @@ static __noinline int splice_cookie_ack(struct xdp_md *ctx, struct pkt *p, struc
 	if (s.flags & TCP_FLAG_RST)
 		return XDP_DROP;
 	if (!(s.flags & TCP_FLAG_ACK) || !cookie_check(&p->key, s.seq - 1, s.ack - 1, &off)) {
-		STAT_INC(st, sp_cookie_bad);
-		if (!(s.flags & TCP_FLAG_ACK))
+		if (!(s.flags & TCP_FLAG_ACK)) {
+			STAT_INC(st, sp_cookie_bad);
 			return XDP_DROP;
+		}
+		/* A later segment of a real handshake whose first ones were
+		 * lost: wait for the client to send those again. */
+		if (s.o.has_ts && cookie_ts_check(&p->key, s.ack - 1, s.o.tsecr)) {
+			STAT_INC(st, sp_out_of_order);
+			return XDP_DROP;
+		}
+		STAT_INC(st, sp_cookie_bad);
 		return splice_reset_client(ctx, p, s.ack);
 	}
 	STAT_INC(st, sp_cookie_ok);
