@@ -144,8 +144,9 @@ static __always_inline void splice_close(struct kvlb_splice *sp, struct kvlb_sta
 /* FIN and RST bookkeeping for a packet about to be translated. A RST closes
  * at once, but the entry stays for kvlbd to sweep: the endpoint judges a
  * RST's sequence number, and a connection that ignores a blind one must
- * keep its translation. */
-static __always_inline void splice_track_close(struct kvlb_splice *sp, __u8 flags, __u8 fin_bit,
+ * keep its translation. Both FINs close it; the test runs on every packet,
+ * so the last ACKs close it even when both FINs crossed on two CPUs. */
+static __always_inline void splice_track_close(struct kvlb_splice *sp, __u8 flags, bool from_client,
 					       __u64 now, struct kvlb_stats *st)
 {
 	sp->last_ns = now;
@@ -156,11 +157,13 @@ static __always_inline void splice_track_close(struct kvlb_splice *sp, __u8 flag
 		return;
 	}
 	if (flags & TCP_FLAG_FIN) {
-		sp->flags |= fin_bit;
-		if ((sp->flags & (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S)) ==
-		    (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S))
-			splice_close(sp, st);
+		if (from_client)
+			sp->fin_c = 1;
+		else
+			sp->fin_s = 1;
 	}
+	if (sp->fin_c && sp->fin_s)
+		splice_close(sp, st);
 }
 
 /* The client's window as the pod must read it: unchanged, unless the pod

@@ -170,8 +170,6 @@ struct kvlb_nat {
 #define KVLB_SP_F_TS	 (1u << 0) /* timestamps */
 #define KVLB_SP_F_SACK	 (1u << 1) /* SACK permitted */
 #define KVLB_SP_F_WS	 (1u << 2) /* window scaling */
-#define KVLB_SP_F_FIN_C	 (1u << 3) /* the client sent FIN */
-#define KVLB_SP_F_FIN_S	 (1u << 4) /* the pod sent FIN */
 #define KVLB_SP_F_S_NOWS (1u << 5) /* the pod declined window scaling */
 #define KVLB_SP_F_DONE	 (1u << 6) /* its cost was returned (done_tokens) */
 
@@ -185,12 +183,17 @@ struct kvlb_nat {
  * timestamp clock (ts_delta) and its window scale are translated.
  */
 struct kvlb_splice {
-	__u8 state;	  /* KVLB_SP_* */
-	__u8 flags;	  /* KVLB_SP_F_* */
-	__u8 c_wscale;	  /* the client's window shift */
-	__u8 s_wscale;	  /* the pod's window shift */
-	__u16 c_mss;	  /* the client's MSS */
-	__u16 tries;	  /* SYNs sent to the pod */
+	__u8 state;    /* KVLB_SP_* */
+	__u8 flags;    /* KVLB_SP_F_* */
+	__u8 c_wscale; /* the client's window shift */
+	__u8 s_wscale; /* the pod's window shift */
+	__u16 c_mss;   /* the client's MSS */
+	__u8 tries;    /* SYNs sent to the pod */
+	/* FIN seen from each side: a byte each, as XDP and TC write them at
+	 * once on different CPUs (bits of one byte would lose an update) */
+	__u8 fin_c;
+	__u8 fin_s;
+	__u8 pad[7];
 	__u32 c_isn;	  /* the client's initial sequence number */
 	__u32 our_isn;	  /* the cookie: kvlb's ISN towards the client */
 	__u32 seq_delta;  /* pod seq + seq_delta = seq the client sees */
@@ -380,7 +383,7 @@ _Static_assert(sizeof(struct kvlb_config) == 64, "kvlb_config layout");
 _Static_assert(sizeof(struct kvlb_backend_load) == 176, "kvlb_backend_load layout");
 _Static_assert(sizeof(struct kvlb_prefix_entry) == 16, "kvlb_prefix_entry layout");
 _Static_assert(sizeof(struct kvlb_stats) == 56 * 8, "kvlb_stats layout");
-_Static_assert(sizeof(struct kvlb_splice) == 96, "kvlb_splice layout");
+_Static_assert(sizeof(struct kvlb_splice) == 104, "kvlb_splice layout");
 _Static_assert(sizeof(struct kvlb_secret) == 16, "kvlb_secret layout");
 
 #endif /* KVLB_H */

@@ -1947,7 +1947,8 @@ static int spliced(uint8_t fam, bool opts, bool pod_ws)
 		  D(xdp_bytes, r.in_len)));
 	TRY(get_splice(&c, &sp));
 	EQ("state after one FIN", sp.state, KVLB_SP_SPLICED);
-	EQ("FIN flags", sp.flags & (KVLB_SP_F_FIN_C | KVLB_SP_F_FIN_S), KVLB_SP_F_FIN_C);
+	EQ("client FIN", sp.fin_c, 1);
+	EQ("pod FIN", sp.fin_s, 0);
 
 	STEP = "the pod's FIN";
 	TRY(step_pod_seg(&c, 0x11, sseq, cseq + 1, 1000, NULL, 0, &r));
