@@ -465,7 +465,7 @@ static __noinline int splice_client(struct xdp_md *ctx, struct pkt *p, struct kv
 		STAT_INC(st, xdp_no_backend);
 		return XDP_DROP;
 	}
-	splice_track_close(sp, s.flags, KVLB_SP_F_FIN_C, bpf_ktime_get_coarse_ns(), st);
+	splice_track_close(sp, s.flags, true, bpf_ktime_get_coarse_ns(), st);
 	if (splice_xlate_c2s(data, data_end, p, sp, &s, be)) {
 		STAT_INC(st, xdp_malformed);
 		return XDP_DROP;

@@ -365,7 +365,7 @@ static __always_inline int splice_pod(struct __sk_buff *skb, struct pkt *p, stru
 	if (s.flags & TCP_FLAG_SYN)
 		return TC_ACT_SHOT;
 
-	splice_track_close(sp, s.flags, KVLB_SP_F_FIN_S, bpf_ktime_get_coarse_ns(), st);
+	splice_track_close(sp, s.flags, false, bpf_ktime_get_coarse_ns(), st);
 	if (splice_xlate_s2c(skb, p, sp, &s) || nat_src_tc(skb, p, nat)) {
 		STAT_INC(st, tc_malformed);
 		return TC_ACT_SHOT;
