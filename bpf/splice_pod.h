@@ -36,7 +36,10 @@ static __always_inline __u32 hold_csum(const struct kvlb_hold *h, __u32 off, __u
 		if (len > CSUM_CHUNK)
 			len = CSUM_CHUNK;
 		if (len & ~3u) {
-			__u32 l4 = len & ~3u, at = off + base;
+			/* 64-bit, so no zero-extension splits the bound the
+			 * verifier learns from the compare off the register
+			 * that indexes (6.1 does not carry it across) */
+			__u64 l4 = len & ~3u, at = (__u64)off + base;
 			__s64 r;
 
 			KVLB_OPAQUE(at);
@@ -48,12 +51,12 @@ static __always_inline __u32 hold_csum(const struct kvlb_hold *h, __u32 off, __u
 				sum = (__u32)r;
 		}
 		if (len & 3) {
-			__u32 at = off + base + (len & ~3u);
+			__u64 at = (__u64)off + base + (len & ~3u);
 
 			*(__u32 *)tail = 0;
 #pragma unroll
 			for (j = 0; j < 3; j++) {
-				__u32 t = at + j;
+				__u64 t = at + j;
 
 				KVLB_OPAQUE(t);
 				if (j >= (len & 3) || t >= KVLB_HOLD_BUF + KVLB_SEG_MAX)
@@ -82,6 +85,7 @@ __noinline int replay_write(struct __sk_buff *skb, const struct pkt *p,
 {
 	struct seg_build *b = seg_build_get();
 	__u32 opt, hlen, ip_len, l3 = ETH_HLEN, off, n, tsecr;
+	__u64 at;
 	bool ts, v4, last;
 
 	if (!skb || !p || !sp || !h || !rs || !b)
@@ -115,10 +119,11 @@ __noinline int replay_write(struct __sk_buff *skb, const struct pkt *p,
 	if (ts ? bpf_skb_store_bytes(skb, l3 + ip_len, &b->h, sizeof(b->h.th) + 12, 0)
 	       : bpf_skb_store_bytes(skb, l3 + ip_len, &b->h, sizeof(b->h.th), 0))
 		return -1;
-	KVLB_OPAQUE(off);
-	if (off >= KVLB_HOLD_BUF)
+	at = off;
+	KVLB_OPAQUE(at);
+	if (at >= KVLB_HOLD_BUF)
 		return -1;
-	return bpf_skb_store_bytes(skb, l3 + ip_len + hlen, h->data + off, n, 0) ? -1 : 0;
+	return bpf_skb_store_bytes(skb, l3 + ip_len + hlen, h->data + at, n, 0) ? -1 : 0;
 }
 
 /* Send held bytes [from, to) back to the pod, one MSS a segment, turning
