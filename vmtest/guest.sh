@@ -120,8 +120,10 @@ check_verifier() {
 
 # ---------------------------------------------------------------- unit tests
 
-check_unit() {
-	local t="$BUILD/tests/test_bpf" out rc line fails=0 n=0
+# run_unit NAME: build/tests/NAME (BPF_PROG_TEST_RUN packet tests) inside
+# the guest, its PASS/FAIL/SKIP lines reported as ours.
+run_unit() {
+	local name=$1 t="$BUILD/tests/$1" out rc line fails=0 n=0
 	if [ ! -x "$t" ]; then
 		fail "BPF unit tests" "$t was not built"
 		return
@@ -131,17 +133,23 @@ check_unit() {
 	echo "$out"
 	while IFS= read -r line; do
 		case "$line" in
-		"PASS "*) res "PASS test_bpf ${line#PASS }"; n=$((n + 1)) ;;
-		"SKIP "*) res "SKIP test_bpf ${line#SKIP }" ;;
-		"FAIL "*) res "FAIL test_bpf ${line#FAIL }"; fails=$((fails + 1)) ;;
+		"PASS "*) res "PASS $name ${line#PASS }"; n=$((n + 1)) ;;
+		"SKIP "*) res "SKIP $name ${line#SKIP }" ;;
+		"FAIL "*) res "FAIL $name ${line#FAIL }"; fails=$((fails + 1)) ;;
 		esac
 	done <<<"$out"
 	if [ $rc -ne 0 ] && [ $fails -eq 0 ]; then
-		fail "BPF unit tests" "test_bpf exited $rc"
+		fail "BPF unit tests" "$name exited $rc"
 		tail -n 20 <<<"$out" | log_lines
 	elif [ $rc -eq 0 ] && [ $n -eq 0 ]; then
-		fail "BPF unit tests" "test_bpf reported no PASS line"
+		fail "BPF unit tests" "$name reported no PASS line"
 	fi
+}
+
+# The L4 packet tests, and delayed binding packet by packet.
+check_unit() {
+	run_unit test_bpf
+	run_unit test_splice
 }
 
 # ---------------------------------------------------------------- probe attach

@@ -219,8 +219,8 @@ build_initramfs() {
 	cp "$BUILD"/*.bpf.o "$dir/kvlb/$BUILD/"
 	mkdir -p "$dir/kvlb/$BUILD/vmtest"
 	cp "$BUILD/vmtest/probe.bpf.o" "$dir/kvlb/$BUILD/vmtest/"
-	for f in "$BUILD/vmtest/verifier_stats" "$BUILD/tests/test_bpf" "$BUILD/kvlbd" \
-		"$BUILD/kvlbctl"; do
+	for f in "$BUILD/vmtest/verifier_stats" "$BUILD/tests/test_bpf" "$BUILD/tests/test_splice" \
+		"$BUILD/kvlbd" "$BUILD/kvlbctl"; do
 		[ -x "$f" ] || continue
 		install -D -m 0755 "$f" "$dir/kvlb/$f"
 		copy_prog "$TOP/$f" "$dir"
