@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The BPF checks inside VMs on Debian 12's kernels (6.1 and 6.12): verifier
-# acceptance of every program, the BPF unit tests, a probe XDP/TC attach,
+# acceptance of every program, the BPF unit tests, a probe XDP/TC attach and
 # one kvlbd end-to-end test (also under tc netem: this machine's kernel has no
-# netem), 2,000 streamed requests through an HTTP VIP under tc netem, and a
-# kernel log free of BUG/WARNING/lockup.
+# netem), and a kernel log free of BUG/WARNING/lockup.
 # Each kernel reports its own PASS/FAIL lines (vmtest/vmtest.sh).
 # VMTEST_KERNELS overrides the kernel list.
 . "$(dirname "$0")/../lib.sh"
