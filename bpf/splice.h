@@ -17,8 +17,24 @@
 #define SPLICE_MSS_V6 1440
 
 /* A pod that has not answered after this many SYNs: the client is reset.
- * The client's own retransmissions pace them (about 0.2, 0.4, 0.8 s). */
-#define SPLICE_SYN_TRIES 4
+ * The client's own retransmissions pace them (about 0.2, 0.4, 0.8, 1.6,
+ * 3.2 s): with 5% loss each way a pod that is up is still reached. */
+#define SPLICE_SYN_TRIES KVLB_POD_SYN_TRIES
+
+/* Held bytes the pod missed are sent again at most this often from the
+ * same place: each resend the pod already has draws another duplicate
+ * ACK, which must not draw another resend at once. */
+#define SPLICE_RESEND_NS   200000000ULL
+#define SPLICE_CLOCK_SHIFT 20 /* kvlb_splice.resent_at: 2^20 ns, about 1 ms */
+
+/* The client's latest timestamp, for the segments kvlb sends the pod on
+ * its behalf. Never moved back: a late duplicate (say of the handshake's
+ * ACK) would make the pod drop everything after it as old (PAWS). */
+static __always_inline void splice_ts_seen(struct kvlb_splice *sp, const struct tcp_opts *o)
+{
+	if (o->has_ts && (__s32)(o->tsval - sp->ts_recent) > 0)
+		sp->ts_recent = o->tsval;
+}
 
 /* While kvlb holds the request it announces the room left in the hold
  * buffer, so everything the client may send before the pod answers fits:

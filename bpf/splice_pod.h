@@ -13,10 +13,17 @@
 #include "stats.h"
 #include "nat.h"
 
-/* Most segments one replay sends: the hold's size over the smallest MSS
- * (536) less the timestamp option. */
-#define SPLICE_REPLAY_SEGS ((KVLB_HOLD_BUF + 523) / 524)
-#define CSUM_CHUNK	   512 /* the most bpf_csum_diff sums at once */
+/* The most payload kvlb writes into one of the pod's own packets. Those are
+ * small control packets (a SYN-ACK, an ACK) whose truesize the kernel does
+ * not grow when the packet belongs to a socket; Linux 6.7+ divides a
+ * segment's length by its truesize into a u8 (tcp_measure_rcv_mss), and a
+ * segment as long as its truesize wraps that to 0 and divides by zero later
+ * (tcp_rcv_space_adjust). Such packets are at least 768 bytes of truesize. */
+#define SPLICE_REPLAY_SEG KVLB_REPLAY_SEG
+/* Most segments one replay sends: everything held, 512 bytes a segment. */
+#define SPLICE_REPLAY_SEGS                                                                         \
+	((KVLB_HOLD_BUF + KVLB_SEG_MAX + SPLICE_REPLAY_SEG - 1) / SPLICE_REPLAY_SEG)
+#define CSUM_CHUNK 512 /* the most bpf_csum_diff sums at once */
 
 /* One's complement sum of n held bytes from offset off. */
 static __always_inline __u32 hold_csum(const struct kvlb_hold *h, __u32 off, __u32 n)
@@ -126,14 +133,29 @@ __noinline int replay_write(struct __sk_buff *skb, const struct pkt *p,
 	return bpf_skb_store_bytes(skb, l3 + ip_len + hlen, h->data + at, n, 0) ? -1 : 0;
 }
 
-/* Send held bytes [from, to) back to the pod, one MSS a segment, turning
- * the pod's own packet into them. Returns the TC verdict. */
+_Static_assert(KVLB_HOLD_BUF + KVLB_SEG_MAX <= 0xffff, "held offsets fit kvlb_splice.resent_from");
+
+/* Payload bytes of one replayed segment: the pod's MSS (which counts the
+ * timestamp option) and kvlb's, within SPLICE_REPLAY_SEG. */
+static __always_inline __u32 replay_seg_len(const struct kvlb_splice *sp, __u8 family)
+{
+	__u32 mss = sp->s_mss, our = splice_mss(family);
+
+	if (!mss || mss > our)
+		mss = our;
+	if (sp->flags & KVLB_SP_F_TS)
+		mss -= 12;
+	return mss > SPLICE_REPLAY_SEG ? SPLICE_REPLAY_SEG : mss;
+}
+
+/* Send held bytes [from, to) back to the pod, replay_seg_len a segment,
+ * turning the pod's own packet into them. Returns the TC verdict. */
 static __always_inline int replay_held(struct __sk_buff *skb, const struct pkt *p,
 				       struct kvlb_splice *sp, const struct kvlb_hold *h,
 				       __u32 from, __u32 to, __u32 tsecr, bool resend,
 				       struct kvlb_stats *st)
 {
-	__u32 mss = sp->s_mss, our = splice_mss(p->key.family), ifindex = skb->ifindex, off, n;
+	__u32 mss = replay_seg_len(sp, p->key.family), ifindex = skb->ifindex, off, n;
 	__u8 macs[12], swapped[12];
 	struct replay_seg rs = {.tsecr = tsecr};
 	int i;
@@ -142,11 +164,6 @@ static __always_inline int replay_held(struct __sk_buff *skb, const struct pkt *
 		STAT_INC(st, sp_unsupported);
 		return TC_ACT_SHOT;
 	}
-	if (!mss || mss > our)
-		mss = our;
-	/* the MSS counts TCP options; ours are the timestamps */
-	if (sp->flags & KVLB_SP_F_TS)
-		mss -= 12;
 	if (bpf_skb_load_bytes(skb, 0, macs, 12))
 		return TC_ACT_SHOT;
 	__builtin_memcpy(swapped, macs + 6, 6);
@@ -354,9 +371,20 @@ static __always_inline int splice_pod(struct __sk_buff *skb, struct pkt *p, stru
 		    (__s32)(s.ack - (base + sp->acked)) < 0 && (__s32)(s.ack - base) >= 0) {
 			/* A duplicate ACK below what kvlb acknowledged to the
 			 * client: those bytes went missing, and only kvlb has
-			 * them. (A rising ACK is the replay arriving.) */
+			 * them. (A rising ACK is the replay arriving.) One
+			 * segment, not again from there for a while. */
+			__u32 now = bpf_ktime_get_coarse_ns() >> SPLICE_CLOCK_SHIFT;
+
 			from = s.ack - base;
-			to = from + splice_mss(p->key.family);
+			if (from == sp->resent_from &&
+			    now - sp->resent_at < (SPLICE_RESEND_NS >> SPLICE_CLOCK_SHIFT)) {
+				STAT_INC(st, sp_resend_held);
+				return TC_ACT_SHOT;
+			}
+			/* held offsets fit 16 bits: KVLB_HOLD_BUF + one segment */
+			sp->resent_from = (__u16)from;
+			sp->resent_at = now;
+			to = from + replay_seg_len(sp, p->key.family);
 			if (to > sp->acked)
 				to = sp->acked;
 			return replay_held(skb, p, sp, h, from, to, s.o.tsval, true, st);

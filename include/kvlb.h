@@ -50,6 +50,12 @@
 #define KVLB_MAX_HOLDS	  4096	 /* connections holding a request front at once */
 #define KVLB_HOLD_BUF	  18432	 /* bytes a hold entry keeps: hold limit + one segment */
 
+/* The most request bytes one segment of a replay to a pod carries (see
+ * SPLICE_REPLAY_SEG in bpf/splice_pod.h for why it is below an MSS). */
+#define KVLB_REPLAY_SEG 512
+/* SYNs kvlb sends a pod for one connection before it resets the client. */
+#define KVLB_POD_SYN_TRIES 6
+
 /*
  * Each VIP owns two ring slots; kvlbd/kvlbctl write a new ring into the
  * slot not in use and then flip kvlb_vip.ring_slot in one map update, so
@@ -193,16 +199,18 @@ struct kvlb_splice {
 	 * once on different CPUs (bits of one byte would lose an update) */
 	__u8 fin_c;
 	__u8 fin_s;
-	__u8 pad[7];
-	__u32 c_isn;	  /* the client's initial sequence number */
-	__u32 our_isn;	  /* the cookie: kvlb's ISN towards the client */
-	__u32 seq_delta;  /* pod seq + seq_delta = seq the client sees */
-	__u32 ts_ours;	  /* the timestamp kvlb sent the client */
-	__u32 ts_delta;	  /* pod tsval + ts_delta = tsval the client sees */
-	__u32 ts_recent;  /* the client's latest tsval */
-	__u32 held;	  /* request bytes held, from c_isn + 1 */
-	__u32 acked;	  /* of them, acknowledged to the client by kvlb */
-	__u32 backend_id; /* chosen pod (KVLB_NO_BACKEND while holding) */
+	__u8 pad;
+	__u16 resent_from; /* held offset the latest resend to the pod started at */
+	__u32 resent_at;   /* coarse clock of that resend, in 2^20 ns */
+	__u32 c_isn;	   /* the client's initial sequence number */
+	__u32 our_isn;	   /* the cookie: kvlb's ISN towards the client */
+	__u32 seq_delta;   /* pod seq + seq_delta = seq the client sees */
+	__u32 ts_ours;	   /* the timestamp kvlb sent the client */
+	__u32 ts_delta;	   /* pod tsval + ts_delta = tsval the client sees */
+	__u32 ts_recent;   /* the client's latest tsval */
+	__u32 held;	   /* request bytes held, from c_isn + 1 */
+	__u32 acked;	   /* of them, acknowledged to the client by kvlb */
+	__u32 backend_id;  /* chosen pod (KVLB_NO_BACKEND while holding) */
 	__u32 vip_index;
 	__u16 c_win;		/* the client's latest window field */
 	__u16 s_mss;		/* the pod's MSS */
@@ -353,6 +361,7 @@ struct kvlb_config {
 	X(sp_pod_reset, "pods that refused the connection: client reset")                          \
 	X(sp_replayed_bytes, "held bytes replayed to pods")                                        \
 	X(sp_resent_bytes, "held bytes sent again to a pod that missed them")                      \
+	X(sp_resend_held, "pod duplicate ACKs asking again too soon for the same held bytes")      \
 	X(sp_xlate_c2s, "client packets translated onto the pod's half")                           \
 	X(sp_xlate_s2c, "pod packets translated onto the client's half")                           \
 	X(sp_closed, "connections torn down by FIN or RST")                                        \
@@ -364,7 +373,7 @@ struct kvlb_stats {
 #define KVLB_X_FIELD(name, desc) __u64 name;
 	KVLB_STATS_FIELDS(KVLB_X_FIELD)
 #undef KVLB_X_FIELD
-	__u64 reserved[13]; /* room for new counters without a layout change */
+	__u64 reserved[12]; /* room for new counters without a layout change */
 };
 
 /* Number of named counters (reserved words excluded). */

@@ -978,7 +978,8 @@ static void spec_hold_ack(struct pb_spec *e, struct pb_tcpopt *eo, const struct 
 		       (uint16_t)(c->ws >= 0 ? room >> KVLB_SP_WSCALE : room), eo);
 }
 
-enum hold_kind { H_NEW, H_RETRANS, H_GAP };
+/* H_STALE: a late duplicate, its timestamp older than ones seen since */
+enum hold_kind { H_NEW, H_RETRANS, H_GAP, H_STALE };
 
 /* A request segment [off, off + n) while kvlb holds; n bytes do not
  * complete the request. */
@@ -991,14 +992,17 @@ static int step_hold(struct conn *c, uint32_t off, uint16_t n, enum hold_kind ki
 
 	STEP = kind == H_NEW	   ? "partial request segment"
 	       : kind == H_RETRANS ? "retransmitted request segment"
+	       : kind == H_STALE   ? "late duplicate of a request segment"
 				   : "request segment beyond a gap";
-	opt_ts(&o, c->ts, c->tsval, c->ts_ours);
+	opt_ts(&o, c->ts, kind == H_STALE ? c->ts_recent - 7 : c->tsval, c->ts_ours);
 	spec_client(&in, c, 0x18, c->c_isn + 1 + off, c->cookie + 1, c->win, &o, c->req + off, n);
 	TRY(run_pkt(false, &in, 0, &r));
-	/* RFC 7323: a segment beyond a gap leaves ts_recent as it was */
-	if (c->ts && kind != H_GAP)
+	/* RFC 7323: a segment beyond a gap leaves ts_recent as it was, and
+	 * an older timestamp never moves it back */
+	if (c->ts && kind != H_GAP && kind != H_STALE)
 		c->ts_recent = c->tsval;
-	c->tsval++;
+	if (kind != H_STALE)
+		c->tsval++;
 	c->c_win = c->win;
 	TRY(want_verdict(&r, false, XDP_TX));
 	if (kind == H_NEW) {
@@ -1010,7 +1014,7 @@ static int step_hold(struct conn *c, uint32_t off, uint16_t n, enum hold_kind ki
 	if (kind == H_NEW)
 		TRY(STATS(&r, D(xdp_rx, 1), D(sp_held_segments, 1), D(sp_held_bytes, n),
 			  D(sp_acks_sent, 1)));
-	else if (kind == H_RETRANS)
+	else if (kind == H_RETRANS || kind == H_STALE)
 		TRY(STATS(&r, D(xdp_rx, 1), D(sp_acks_sent, 1)));
 	else
 		TRY(STATS(&r, D(xdp_rx, 1), D(sp_out_of_order, 1), D(sp_acks_sent, 1)));
@@ -1173,6 +1177,15 @@ static void opt_pod_synack(struct pb_tcpopt *o, const struct conn *c)
 
 /* Replay segment [off, off + n), as kvlb writes it over the pod's
  * SYN-ACK (so the MACs are that frame's, swapped). */
+/* Payload of one replayed segment: the smaller MSS less the timestamp
+ * option, and never above KVLB_REPLAY_SEG. */
+static uint32_t replay_seg(const struct conn *c)
+{
+	uint32_t seg = (c->s_mss < OUR_MSS(c->fam) ? c->s_mss : OUR_MSS(c->fam)) - (c->ts ? 12 : 0);
+
+	return seg > KVLB_REPLAY_SEG ? KVLB_REPLAY_SEG : seg;
+}
+
 static void spec_replay(struct pb_spec *e, struct pb_tcpopt *eo, const struct conn *c, uint32_t off,
 			uint32_t n, bool last, uint32_t tsecr)
 {
@@ -1213,7 +1226,7 @@ static int step_replay(struct conn *c)
 		close(fd);
 		return -1;
 	}
-	seg = (c->s_mss < OUR_MSS(c->fam) ? c->s_mss : OUR_MSS(c->fam)) - (c->ts ? 12 : 0);
+	seg = replay_seg(c);
 	/* every segment but the last leaves as a copy, out of kvpod */
 	for (off = 0, i = 0; off + seg < c->held; off += seg, i++) {
 		snprintf(what, sizeof(what), "replayed segment %u (copy sent out of kvpod)", i + 1);
@@ -1481,6 +1494,7 @@ static int sc_hold(uint8_t fam)
 	TRY(step_hs_ack(&c));
 	TRY(step_hold(&c, 0, 100, H_NEW));
 	TRY(step_hold(&c, 0, 100, H_RETRANS));
+	TRY(step_hold(&c, 0, 100, H_STALE));
 	return step_hold(&c, 150, 30, H_GAP);
 }
 
@@ -1697,8 +1711,8 @@ static int sc_prefix_hit(uint8_t fam)
 }
 
 /* The pod does not answer: the client's retransmission sends the SYN
- * again, up to four SYNs, then the client is reset. The 100 ms between
- * retries are skipped by moving last_ns back. */
+ * again, up to KVLB_POD_SYN_TRIES SYNs, then the client is reset. The
+ * 100 ms between retries are skipped by moving last_ns back. */
 static int sc_syn_retry(uint8_t fam)
 {
 	struct conn c;
@@ -1712,9 +1726,9 @@ static int sc_syn_retry(uint8_t fam)
 	conn_init(&c, fam, next_port++, true);
 	TRY(steps_to_connecting(&c));
 	flow_key(&c, &k);
-	for (i = 2; i <= 5; i++) {
-		STEP = i < 5 ? "retransmission while the pod is silent"
-			     : "retransmission after four SYNs";
+	for (i = 2; i <= KVLB_POD_SYN_TRIES + 1; i++) {
+		STEP = i <= KVLB_POD_SYN_TRIES ? "retransmission while the pod is silent"
+					       : "retransmission after the last SYN";
 		TRY(get_splice(&c, &sp));
 		sp.last_ns -= 200000000ull;
 		if (bpf_map_update_elem(m_splice, &k, &sp, BPF_EXIST))
@@ -1724,7 +1738,7 @@ static int sc_syn_retry(uint8_t fam)
 			    c.req + 1300, (uint16_t)(c.req_len - 1300));
 		TRY(run_pkt(false, &in, 0, &r));
 		c.ts_recent = c.tsval++;
-		if (i < 5) {
+		if (i <= KVLB_POD_SYN_TRIES) {
 			TRY(want_verdict(&r, false, XDP_REDIRECT));
 			spec_pod_syn(&exp, &eo, &c);
 			TRY(want_frame(r.out, r.out_len, &exp, "the SYN sent again"));
@@ -1877,7 +1891,7 @@ static int sc_replay_resend(uint8_t fam)
 	conn_init(&c, fam, next_port++, true);
 	TRY(steps_to_connecting(&c));
 	TRY(step_replay(&c));
-	seg = c.s_mss - 12;
+	seg = replay_seg(&c);
 	STEP = "the pod's first ACK of the replay";
 	opt_ts(&o, c.ts, c.s_tsval + 1, c.ts_recent);
 	spec_pod(&in, &c, 0x10, c.s_isn + 1, c.c_isn + 1 + seg, 1000, &o, NULL, 0);
@@ -1888,9 +1902,9 @@ static int sc_replay_resend(uint8_t fam)
 	STEP = "the pod's duplicate ACK";
 	TRY(run_pkt(true, &in, 0, &r));
 	TRY(want_verdict(&r, true, TC_ACT_REDIRECT));
-	n = c.acked - seg; /* up to what kvlb acknowledged, at most one MSS */
-	if (n > (uint32_t)OUR_MSS(fam))
-		n = OUR_MSS(fam);
+	n = c.acked - seg; /* up to what kvlb acknowledged, one segment */
+	if (n > seg)
+		n = seg;
 	opt_ts(&eo, c.ts, c.ts_recent, c.s_tsval + 1);
 	spec_base(&exp, &c, 0x18, c.c_isn + 1 + seg, c.s_isn + 1, c.c_win, &eo);
 	memcpy(exp.dmac, MAC_POD, 6);
@@ -1904,6 +1918,12 @@ static int sc_replay_resend(uint8_t fam)
 	spec_kvlb(&exp);
 	TRY(want_frame(r.out, r.out_len, &exp, "the held bytes sent again"));
 	TRY(STATS(&r, D(tc_rx, 1), D(sp_resent_bytes, n)));
+	/* The resend draws another duplicate ACK at once (the pod had it,
+	 * or the resend was lost): not sent again so soon. */
+	STEP = "another duplicate ACK at once";
+	TRY(run_pkt(true, &in, 0, &r));
+	TRY(want_verdict(&r, true, TC_ACT_SHOT));
+	TRY(STATS(&r, D(tc_rx, 1), D(sp_resend_held, 1)));
 	return 0;
 }
 
@@ -2440,7 +2460,7 @@ static const struct scenario scenarios[] = {
     {"first-segments-lost", sc_first_segments_lost, false, true},
     {"bad-cookie-other-port", sc_bad_cookie_port, false, true},
     {"bad-cookie-other-secret", sc_bad_cookie_secret, false, true},
-    {"hold-ack-retransmit-gap", sc_hold, false, true},
+    {"hold-ack-retransmit-stale-gap", sc_hold, false, true},
     {"hold-ack-no-options", sc_hold_no_options, false, true},
     {"hold-ack-vlan-tagged", sc_syn_vlan, false, true},
     {"hold-ack-eth-padding", sc_hold_padding, false, true},
