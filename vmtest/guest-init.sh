@@ -12,13 +12,14 @@ mount -t tmpfs tmpfs /run
 mkdir -p /dev/pts /root /var && ln -s /run /var/run
 mount -t devpts devpts /dev/pts
 
-mode=test build=build
+mode=test build=build http_n=1000
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	kvlb.mode=*) mode=${arg#kvlb.mode=} ;;
 	kvlb.build=*) build=${arg#kvlb.build=} ;;
+	kvlb.http_n=*) http_n=${arg#kvlb.http_n=} ;;
 	esac
 done
-cd /kvlb && /usr/bin/bash vmtest/guest.sh "$mode" "$build"
+cd /kvlb && HTTP_N=$http_n /usr/bin/bash vmtest/guest.sh "$mode" "$build"
 sync
 poweroff -f

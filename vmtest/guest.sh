@@ -360,6 +360,10 @@ check_netem() {
 	netem_run pod-side
 }
 
+# ---------------------------------------------------------------- HTTP VIP under netem
+
+. vmtest/guest-http.sh
+
 # ---------------------------------------------------------------- main
 
 echo "vmtest guest: Linux $REL, mode $MODE"
@@ -370,6 +374,7 @@ if [ "$MODE" = test ]; then
 	check_unit
 	check_probe
 	check_e2e
+	check_http_netem
 	echo "@@DMESG-BEGIN" >&3
 	dmesg >&3
 	echo "@@DMESG-END" >&3

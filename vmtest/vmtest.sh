@@ -10,13 +10,14 @@
 #   PATH/vmlinuz-REL   a kernel image; modules from $VMTEST_MODULES or /lib/modules/REL
 #
 # For each kernel this builds an initramfs (busybox, bash, iproute2, bpftool,
-# the kernel modules the tests need and the build/ tree), boots it in qemu
-# (KVM when it works, software emulation otherwise) and, inside: loads the
-# modules, mounts bpffs, loads every BPF program and reports its verifier
+# curl, the kernel modules the tests need and the build/ tree), boots it in
+# qemu (KVM when it works, software emulation otherwise) and, inside: loads
+# the modules, mounts bpffs, loads every BPF program and reports its verifier
 # figures, runs build/tests/test_bpf, attaches a probe XDP and TC program on a
-# veth, and runs one end-to-end test of kvlbd over namespaces. Results come
-# back on the second serial port; the guest's kernel log is scanned for
-# BUG/WARNING/lockup/Oops lines.
+# veth, runs one end-to-end test of kvlbd over namespaces, and streams 4,000
+# requests (VMTEST_HTTP_N per side) through an HTTP VIP to kvlb-emu pods under
+# tc netem (vmtest/guest-http.sh). Results come back on the second serial port; the
+# guest's kernel log is scanned for BUG/WARNING/lockup/Oops lines.
 #
 # Prints one line per check, "PASS vmtest-K name" / "FAIL vmtest-K name: why"
 # / "SKIP ...". Exit status 1 when any check failed, 0 otherwise, 2 on bad
@@ -29,8 +30,10 @@
 #   BUILD            build directory (default build)
 #   VMTEST_CACHE     where kernel packages are kept (default /var/cache/kvlb-vmtest)
 #   VMTEST_ACCEL     auto (default), kvm or tcg
-#   VMTEST_TIMEOUT   seconds one VM may run (default 240)
+#   VMTEST_TIMEOUT   seconds one VM may run (default 600)
 #   VMTEST_MEM       guest memory in MiB (default 1024)
+#   VMTEST_HTTP_N    streamed requests per side of the HTTP VIP netem check
+#                    (default 2000: 4,000 in all)
 #   VMTEST_MODULES   module directory for a KERNEL given as a vmlinuz path
 #   VMTEST_VERBOSE=1 copy the guest console to standard error as it runs
 set -euo pipefail
@@ -40,8 +43,9 @@ cd "$TOP"
 BUILD=${BUILD:-build}
 CACHE=${VMTEST_CACHE:-/var/cache/kvlb-vmtest}
 ACCEL=${VMTEST_ACCEL:-auto}
-TIMEOUT=${VMTEST_TIMEOUT:-240}
+TIMEOUT=${VMTEST_TIMEOUT:-600}
 MEM=${VMTEST_MEM:-1024}
+HTTP_N=${VMTEST_HTTP_N:-2000}
 MODE=test
 
 # Modules the guest needs: veth pairs, the clsact qdisc (sch_ingress) for TC
@@ -49,7 +53,7 @@ MODE=test
 GUEST_MODULES="veth sch_ingress cls_bpf sch_netem"
 # Host programs copied into the guest, with the libraries they link.
 GUEST_PROGS="/usr/bin/bash /usr/sbin/ip /usr/sbin/tc /usr/sbin/bpftool /usr/sbin/ethtool
-	/usr/sbin/sysctl"
+	/usr/sbin/sysctl /usr/bin/curl"
 # Patterns in the guest kernel log that fail the run.
 BAD_LOG='BUG:|WARNING:|soft lockup|hard LOCKUP|Oops|Kernel panic|general protection fault|
 rcu.*detected stall|blocked for more than|kernel BUG|Call Trace:|refcount_t:|UBSAN:|KASAN:'
@@ -215,12 +219,13 @@ build_initramfs() {
 	# The repository's view inside the guest: /kvlb is the top, as on the host.
 	mkdir -p "$dir/kvlb/$BUILD/tests" "$dir/kvlb/scripts" "$dir/kvlb/vmtest"
 	install -m 0755 vmtest/guest.sh "$dir/kvlb/vmtest/guest.sh"
+	install -m 0644 vmtest/guest-http.sh "$dir/kvlb/vmtest/guest-http.sh"
 	install -m 0755 scripts/topo.sh "$dir/kvlb/scripts/topo.sh"
 	cp "$BUILD"/*.bpf.o "$dir/kvlb/$BUILD/"
 	mkdir -p "$dir/kvlb/$BUILD/vmtest"
 	cp "$BUILD/vmtest/probe.bpf.o" "$dir/kvlb/$BUILD/vmtest/"
 	for f in "$BUILD/vmtest/verifier_stats" "$BUILD/tests/test_bpf" "$BUILD/tests/test_splice" \
-		"$BUILD/kvlbd" "$BUILD/kvlbctl"; do
+		"$BUILD/kvlbd" "$BUILD/kvlbctl" "$BUILD/kvlb-emu"; do
 		[ -x "$f" ] || continue
 		install -D -m 0755 "$f" "$dir/kvlb/$f"
 		copy_prog "$TOP/$f" "$dir"
@@ -273,7 +278,7 @@ run_vm() {
 		-accel "$accel" -cpu "$cpu" -smp "$smp" -m "$MEM" -display none -no-reboot \
 		-serial "file:$dir/console.log" -serial "file:$dir/results.log" \
 		-kernel "$KIMAGE" -initrd "$img" \
-		-append "console=ttyS0 quiet panic=-1 oops=panic kvlb.mode=$MODE kvlb.build=$BUILD" \
+		-append "console=ttyS0 quiet panic=-1 oops=panic kvlb.mode=$MODE kvlb.build=$BUILD kvlb.http_n=$HTTP_N" \
 		>"$dir/qemu.log" 2>&1
 	VM_RC=$?
 	set -e
@@ -342,6 +347,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || die "no kernel given (6.1, 6.12, a .deb or a vmlinuz path)"
 case "$ACCEL" in auto | kvm | tcg) ;; *) die "VMTEST_ACCEL must be auto, kvm or tcg" ;; esac
+[[ $HTTP_N =~ ^[1-9][0-9]{0,5}$ ]] || die "VMTEST_HTTP_N must be a count of requests (1..999999)"
 command -v qemu-system-x86_64 >/dev/null || cannot "qemu-system-x86_64 is missing (scripts/deps.sh)"
 for f in "$BUILD/vmtest/verifier_stats" "$BUILD/vmtest/probe.bpf.o"; do
 	[ -e "$f" ] || die "$f is missing: run make first"
