@@ -2,6 +2,7 @@
 /* Test/benchmark harness: see harness.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -322,4 +323,75 @@ int kt_net_setup(char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+static bool kt_verbose;
+
+static int kt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || (!kt_verbose && level == LIBBPF_INFO))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int kt_start(struct kt *t, const char *suite, int argc, char **argv, void (*usage)(FILE *),
+	     struct kt_args *a)
+{
+	static const struct option opts[] = {
+	    {"obj-dir", required_argument, NULL, 'o'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	a->obj_dir = "build";
+	a->pattern = NULL;
+	a->verbose = false;
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			a->obj_dir = optarg;
+			break;
+		case 'v':
+			a->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (optind < argc)
+		a->pattern = argv[optind];
+	kt_verbose = a->verbose;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	libbpf_set_print(kt_libbpf_print);
+
+	if (geteuid() != 0) {
+		printf("SKIP %s: needs root (BPF programs, network namespace)\n", suite);
+		return 0;
+	}
+	c = kt_enter_netns();
+	if (c) {
+		printf("SKIP %s: cannot create a network namespace: %s\n", suite, strerror(-c));
+		return 0;
+	}
+	c = kt_load(t, a->obj_dir);
+	if (c == -EPERM) {
+		printf("SKIP %s: loading BPF programs not permitted\n", suite);
+		return 0;
+	}
+	if (c) {
+		printf("FAIL %s-load: cannot load the objects in %s: %s\n", suite, a->obj_dir,
+		       strerror(-c));
+		return 1;
+	}
+	return -1;
 }

@@ -10,8 +10,10 @@
 #ifndef KVLB_TEST_HARNESS_H
 #define KVLB_TEST_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <linux/types.h>
 #include <bpf/libbpf.h>
 
@@ -24,6 +26,23 @@ struct kt {
 	int tc_fd;							    /* kvlb_tc program */
 	int vips, vip_ports, backends, ring, flows, nat_rev, stats, config; /* map fds */
 };
+
+/* What a test program's command line gave (see kt_start). */
+struct kt_args {
+	const char *obj_dir; /* --obj-dir DIR, default "build" */
+	const char *pattern; /* PATTERN, or NULL for every scenario */
+	bool verbose;	     /* -v: hex dumps, libbpf's messages */
+};
+
+/*
+ * The start every BPF test program shares: its options (--obj-dir, -v, -h
+ * and one PATTERN), root, a network namespace of its own, kvlb's objects
+ * loaded into t. What cannot be done is reported as "SKIP suite: why" or
+ * "FAIL suite-load: why". Returns -1 to go on, else the exit status to
+ * return at once.
+ */
+int kt_start(struct kt *t, const char *suite, int argc, char **argv, void (*usage)(FILE *),
+	     struct kt_args *a);
 
 /* Open and load build objects from obj_dir. Returns 0 or a negative errno
  * (with a message on stderr). */

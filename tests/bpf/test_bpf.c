@@ -10,7 +10,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -965,70 +964,19 @@ static void usage(FILE *f)
 		"bad usage.\n");
 }
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG || (!verbose && level == LIBBPF_INFO))
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"obj-dir", required_argument, NULL, 'o'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *obj_dir = "build", *pattern = NULL;
+	struct kt_args args;
+	const char *pattern;
 	char err[512], net_err[256] = "";
 	int c, failed = 0, net_state = 0; /* 0 not tried, 1 ready, -1 failed */
 	size_t i;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			obj_dir = optarg;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind + 1 < argc) {
-		usage(stderr);
-		return 2;
-	}
-	if (optind < argc)
-		pattern = argv[optind];
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_quiet);
-
-	if (geteuid() != 0) {
-		printf("SKIP bpf-unit: needs root (BPF programs, network namespace)\n");
-		return 0;
-	}
-	c = kt_enter_netns();
-	if (c) {
-		printf("SKIP bpf-unit: cannot create a network namespace: %s\n", strerror(-c));
-		return 0;
-	}
-	c = kt_load(&T, obj_dir);
-	if (c == -EPERM) {
-		printf("SKIP bpf-unit: loading BPF programs not permitted\n");
-		return 0;
-	}
-	if (c) {
-		printf("FAIL bpf-unit-load: cannot load the objects in %s: %s\n", obj_dir,
-		       strerror(-c));
-		return 1;
-	}
+	c = kt_start(&T, "bpf-unit", argc, argv, usage, &args);
+	if (c >= 0)
+		return c;
+	verbose = args.verbose;
+	pattern = args.pattern;
 	c = fx_rings();
 	if (c) {
 		printf("FAIL bpf-unit-fixture: cannot fill the rings: %s\n", strerror(-c));
