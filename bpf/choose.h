@@ -29,12 +29,13 @@ static __always_inline struct kvlb_vip *lookup_vip(const struct kvlb_flow_key *k
 	return bpf_map_lookup_elem(&kvlb_vips, &vk);
 }
 
-/* Whether any VIP listens on this port: the cheap first filter. */
-static __always_inline bool vip_port_used(__be16 port)
+/* The VIPs on this port (KVLB_PORT_VIPS, KVLB_PORT_HTTP), 0 when none: the
+ * cheap first filter. */
+static __always_inline __u32 vip_port_vips(__be16 port)
 {
 	__u32 k = bpf_ntohs(port), *n = bpf_map_lookup_elem(&kvlb_vip_ports, &k);
 
-	return n && *n;
+	return n ? *n : 0;
 }
 
 /* A backend that may take new flows. */

@@ -52,10 +52,12 @@ int kvlb_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct kvlb_stats *st = stats_get();
 	struct kvlb_backend *be = NULL;
-	struct kvlb_flow *f;
+	struct kvlb_splice *sp = NULL;
+	struct kvlb_flow *f = NULL;
 	struct kvlb_vip *vip;
 	struct pkt p = {};
-	bool to_stack;
+	bool to_stack, syn, http_only;
+	__u32 ports;
 	int verdict;
 
 	STAT_INC(st, xdp_rx);
@@ -79,27 +81,36 @@ int kvlb_xdp(struct xdp_md *ctx)
 	/* Traffic to a port no VIP listens on is told apart by an array
 	 * index. A SYN there may reuse the tuple of a balanced connection
 	 * still in the LRU (a client reaching a pod directly). */
-	if (!vip_port_used(p.key.dport)) {
-		if (tcp_syn_only(&p))
+	syn = tcp_syn_only(&p);
+	ports = vip_port_vips(p.key.dport);
+	if (!KVLB_PORT_VIPS(ports)) {
+		if (syn)
 			flow_forget_reverse(&p.key);
 		STAT_INC(st, xdp_not_vip);
 		return XDP_PASS;
 	}
 
-	/* An established flow needs no VIP lookup. A SYN is always placed
-	 * anew: its tuple may be a reused one, bound to a drained backend. */
-	f = tcp_syn_only(&p) ? NULL : flow_lookup(&p.key);
-	if (f)
-		be = flow_backend(f);
+	/* An established connection needs no VIP lookup, and one lookup
+	 * finds it: on a port of HTTP VIPs only, in the splice table first.
+	 * A SYN is always placed anew: its tuple may be a reused one, bound
+	 * to a drained backend. */
+	http_only = KVLB_PORT_HTTP(ports) == KVLB_PORT_VIPS(ports);
+	if (!syn && http_only)
+		sp = bpf_map_lookup_elem(&kvlb_splice, &p.key);
+	if (!sp && !syn) {
+		f = flow_lookup(&p.key);
+		if (f)
+			be = flow_backend(f);
+		/* (a VIP whose mode changed keeps its spliced connections) */
+		if (!be && !http_only)
+			sp = bpf_map_lookup_elem(&kvlb_splice, &p.key);
+	}
+	if (sp)
+		return splice_finish(ctx, &p, splice_client(ctx, &p, sp, st), st);
 	if (!be) {
-		struct kvlb_splice *sp =
-		    tcp_syn_only(&p) ? NULL : bpf_map_lookup_elem(&kvlb_splice, &p.key);
-
-		if (sp)
-			return splice_finish(ctx, &p, splice_client(ctx, &p, sp, st), st);
 		vip = lookup_vip(&p.key);
 		if (!vip) {
-			if (tcp_syn_only(&p))
+			if (syn)
 				flow_forget_reverse(&p.key);
 			STAT_INC(st, xdp_not_vip);
 			return XDP_PASS;
@@ -107,7 +118,7 @@ int kvlb_xdp(struct xdp_md *ctx)
 		/* An HTTP VIP binds after reading the request: the handshake
 		 * is kvlb's, answered with a cookie. */
 		if (vip->flags & KVLB_VIP_F_HTTP) {
-			if (tcp_syn_only(&p))
+			if (syn)
 				return splice_syn(ctx, &p, st);
 			return splice_finish(ctx, &p, splice_cookie_ack(ctx, &p, vip, st), st);
 		}

@@ -29,8 +29,12 @@
 #define KVLB_MAP_STATS	      "kvlb_stats"
 #define KVLB_MAP_CONFIG	      "kvlb_config"
 #define KVLB_MAP_BACKEND_LOAD "kvlb_backend_load"
-/* VIPs per destination port (array indexed by the port, host order). */
+/* VIPs per destination port (array indexed by the port, host order): the
+ * low 16 bits count every VIP on the port, the high 16 its HTTP VIPs. */
 #define KVLB_MAP_VIP_PORTS "kvlb_vip_ports"
+#define KVLB_PORT_VIPS(v)  ((v)&0xffffu)
+#define KVLB_PORT_HTTP(v)  ((v) >> 16)
+#define KVLB_PORT_HTTP_ONE (1u << 16)
 /* The XDP program kvlbd attached, pinned so a restart knows it is its own. */
 #define KVLB_PROG_XDP_PIN "kvlb_xdp_prog"
 #define KVLB_MAP_PREFIX	  "kvlb_prefix"

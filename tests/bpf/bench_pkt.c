@@ -70,6 +70,7 @@ static const uint8_t syn_opts[] = {2,	 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
 static const uint8_t ts_opts[] = {1, 1, 8, 10, 0, 0, 0x20, 0, 0, 0, 0x10, 0};
 
 /* The HTTP VIPs (mode http: delayed binding) and their one backend each. */
+#define HTTP_PORT 8080 /* the HTTP VIPs' port */
 #define HTTP_VIP4 "192.0.2.2"
 #define HTTP_VIP6 "2001:db8:a::2"
 static const struct splice_spec spliced4 = {.client = "198.51.100.1",
@@ -125,23 +126,26 @@ static unsigned int median(const struct cell *c)
 
 static int setup_maps(void)
 {
+	/* L4 VIPs on port 80, HTTP VIPs on a port of their own, as kvlbd
+	 * counts them in kvlb_vip_ports */
 	static const struct {
 		const char *vip, *be;
 		uint8_t family;
 		uint32_t flags;
-	} svc[] = {{"192.0.2.1", "203.0.113.11", 4, 0},
-		   {"2001:db8:a::1", "2001:db8:b::11", 6, 0},
-		   {HTTP_VIP4, "203.0.113.11", 4, KVLB_VIP_F_HTTP},
-		   {HTTP_VIP6, "2001:db8:b::11", 6, KVLB_VIP_F_HTTP}};
+		uint16_t port;
+	} svc[] = {{"192.0.2.1", "203.0.113.11", 4, 0, 80},
+		   {"2001:db8:a::1", "2001:db8:b::11", 6, 0, 80},
+		   {HTTP_VIP4, "203.0.113.11", 4, KVLB_VIP_F_HTTP, HTTP_PORT},
+		   {HTTP_VIP6, "2001:db8:b::11", 6, KVLB_VIP_F_HTTP, HTTP_PORT}};
 	/* a fixed SYN-cookie key, as kvlbd draws one at start */
 	struct kvlb_secret key = {.k0 = 0x0706050403020100ULL, .k1 = 0x0f0e0d0c0b0a0908ULL};
-	uint32_t i, port = 80, one = 1, zero = 0;
+	uint32_t i, port, vips, zero = 0;
 	int err;
 
 	if (bpf_map_update_elem(secret_fd, &zero, &key, BPF_ANY))
 		return -errno;
 	for (i = 0; i < sizeof(svc) / sizeof(svc[0]); i++) {
-		struct kvlb_vip_key vk = {.port = htons(80), .proto = 6};
+		struct kvlb_vip_key vk = {.port = htons(svc[i].port), .proto = 6};
 		struct kvlb_vip v = {
 		    .index = i, .ring_slot = i * 2, .flags = svc[i].flags, .n_backends = 1};
 		struct kvlb_backend be = {
@@ -150,8 +154,12 @@ static int setup_maps(void)
 		vk.family = be.family = svc[i].family == 6 ? KVLB_AF_INET6 : KVLB_AF_INET;
 		pb_addr(svc[i].vip, svc[i].family, (uint8_t *)&vk.addr);
 		pb_addr(svc[i].be, svc[i].family, (uint8_t *)&be.addr);
+		port = svc[i].port;
+		if (bpf_map_lookup_elem(T.vip_ports, &port, &vips))
+			return -errno;
+		vips += 1 + (svc[i].flags & KVLB_VIP_F_HTTP ? KVLB_PORT_HTTP_ONE : 0);
 		if (bpf_map_update_elem(T.vips, &vk, &v, BPF_ANY) ||
-		    bpf_map_update_elem(T.vip_ports, &port, &one, BPF_ANY) ||
+		    bpf_map_update_elem(T.vip_ports, &port, &vips, BPF_ANY) ||
 		    bpf_map_update_elem(T.backends, &i, &be, BPF_ANY))
 			return -errno;
 		err = kt_fill_slot(&T, i * 2, i);
@@ -220,7 +228,7 @@ static int splice_state(const struct splice_spec *c, uint8_t family)
 {
 	uint8_t fam = family == 6 ? KVLB_AF_INET6 : KVLB_AF_INET;
 	struct kvlb_flow_key k = {
-	    .sport = htons(c->cport), .dport = htons(80), .proto = 6, .family = fam};
+	    .sport = htons(c->cport), .dport = htons(HTTP_PORT), .proto = 6, .family = fam};
 	struct kvlb_flow_key rk = {
 	    .sport = htons(8000), .dport = htons(c->cport), .proto = 6, .family = fam};
 	struct kvlb_splice sp = {
@@ -243,7 +251,7 @@ static int splice_state(const struct splice_spec *c, uint8_t family)
 	    .s_mss = 1460,
 	};
 	struct kvlb_nat nat = {
-	    .vip_port = htons(80), .flags = KVLB_NAT_F_SPLICE, .backend_id = c->be_id};
+	    .vip_port = htons(HTTP_PORT), .flags = KVLB_NAT_F_SPLICE, .backend_id = c->be_id};
 
 	if (pb_addr(c->client, family, (uint8_t *)&k.src) ||
 	    pb_addr(c->vip, family, (uint8_t *)&k.dst) ||
@@ -416,7 +424,7 @@ int main(int argc, char **argv)
 		     .saddr = "198.51.100.1",
 		     .daddr = HTTP_VIP4,
 		     .sport = 40002,
-		     .dport = 80,
+		     .dport = HTTP_PORT,
 		     .tcp_flags = 0x02},
 	     .opts = syn_opts,
 	     .optlen = sizeof(syn_opts)},
@@ -425,7 +433,7 @@ int main(int argc, char **argv)
 		     .saddr = "2001:db8:c::1",
 		     .daddr = HTTP_VIP6,
 		     .sport = 40002,
-		     .dport = 80,
+		     .dport = HTTP_PORT,
 		     .tcp_flags = 0x02},
 	     .opts = syn_opts,
 	     .optlen = sizeof(syn_opts)},
@@ -434,7 +442,7 @@ int main(int argc, char **argv)
 		     .saddr = "198.51.100.1",
 		     .daddr = HTTP_VIP4,
 		     .sport = 40001,
-		     .dport = 80,
+		     .dport = HTTP_PORT,
 		     .tcp_flags = 0x18,
 		     .payload = 64},
 	     .opts = ts_opts,
@@ -445,7 +453,7 @@ int main(int argc, char **argv)
 		     .saddr = "2001:db8:c::1",
 		     .daddr = HTTP_VIP6,
 		     .sport = 40001,
-		     .dport = 80,
+		     .dport = HTTP_PORT,
 		     .tcp_flags = 0x18,
 		     .payload = 64},
 	     .opts = ts_opts,
@@ -457,7 +465,7 @@ int main(int argc, char **argv)
 		     .saddr = "198.51.100.1",
 		     .daddr = HTTP_VIP4,
 		     .sport = 40001,
-		     .dport = 80,
+		     .dport = HTTP_PORT,
 		     .tcp_flags = 0x18,
 		     .payload = 64},
 	     .splice = &spliced4},

@@ -144,7 +144,8 @@ static int fx_reset(void)
 	struct kvlb_vip_key vk;
 	struct kvlb_backend be;
 	struct kvlb_vip v;
-	uint32_t i, zero = 0, port = VPORT, one = 1;
+	/* the v4 and v6 HTTP VIPs: a port of HTTP VIPs only */
+	uint32_t i, zero = 0, port = VPORT, vips = 2 + 2 * KVLB_PORT_HTTP_ONE;
 
 	if (kt_clear_map(T.flows, sizeof(struct kvlb_flow_key)) ||
 	    kt_clear_map(T.nat_rev, sizeof(struct kvlb_flow_key)) ||
@@ -162,7 +163,7 @@ static int fx_reset(void)
 		if (bpf_map_update_elem(T.vips, &vk, &v, BPF_ANY))
 			goto fail;
 	}
-	if (bpf_map_update_elem(T.vip_ports, &port, &one, BPF_ANY))
+	if (bpf_map_update_elem(T.vip_ports, &port, &vips, BPF_ANY))
 		goto fail;
 	memset(&load, 0, sizeof(load));
 	for (i = 0; i < N_BE; i++) {
@@ -1999,6 +2000,21 @@ static int sc_spliced_no_options(uint8_t fam)
 
 /* A pod that answers without window scaling: then neither side of its
  * half scales, so the client's windows must reach it scaled up. */
+/* An L4 VIP on the HTTP VIPs' port: XDP looks for a flow first, then
+ * the splice table, and the spliced connection is served all the same. */
+static int sc_spliced_shared_port(uint8_t fam)
+{
+	uint32_t port = VPORT, vips = 3 + 2 * KVLB_PORT_HTTP_ONE, own = 2 + 2 * KVLB_PORT_HTTP_ONE;
+	int rc;
+
+	if (bpf_map_update_elem(T.vip_ports, &port, &vips, BPF_ANY))
+		FAILF("cannot write kvlb_vip_ports: %s", strerror(errno));
+	rc = spliced(fam, true, true);
+	if (bpf_map_update_elem(T.vip_ports, &port, &own, BPF_ANY))
+		FAILF("cannot write kvlb_vip_ports: %s", strerror(errno));
+	return rc;
+}
+
 static int sc_spliced_pod_no_ws(uint8_t fam)
 {
 	return spliced(fam, true, false);
@@ -2477,6 +2493,7 @@ static const struct scenario scenarios[] = {
     {"spliced-both-ways-fin-closed", sc_spliced, true, true},
     {"spliced-no-options", sc_spliced_no_options, true, true},
     {"spliced-pod-without-window-scale", sc_spliced_pod_no_ws, true, true},
+    {"spliced-port-shared-with-l4-vip", sc_spliced_shared_port, true, true},
     {"spliced-late-duplicate-syn-keeps-state", sc_dup_syn_spliced, true, true},
     {"spliced-client-rst", sc_spliced_client_rst, true, true},
     {"spliced-pod-rst", sc_spliced_pod_rst, true, true},

@@ -20,11 +20,14 @@ cleanup() {
 trap cleanup EXIT
 ctl() { "$KVLB_BUILD/kvlbctl" --pin-root "$PIN" "$@"; }
 backends() { ctl -j backend list | jq -r '[.[].backend] | sort | join(",")'; }
-# VIPs on TCP port 80 as the data path's first filter counts them.
-port80() {
-	bpftool -j map lookup pinned "$PIN/kvlb_vip_ports" key 80 0 0 0 |
-		jq -r '(.formatted.value // .value) | if type == "array" then (.[0] | tonumber) else . end'
+# VIPs on a TCP port as the data path's first filter counts them: every VIP
+# in the low 16 bits, the HTTP VIPs in the high 16.
+port_vips() {
+	bpftool -j map lookup pinned "$PIN/kvlb_vip_ports" key $(($1 & 255)) $(($1 >> 8)) 0 0 |
+		jq -r '(.formatted.value // .value) |
+			if type == "array" then (map(tonumber) | .[0] + 256 * .[1] + 65536 * .[2] + 16777216 * .[3]) else . end'
 }
+port80() { port_vips 80; }
 
 "$KVLB_TOP/scripts/topo.sh" up "$T" 2
 
@@ -98,6 +101,19 @@ want='203.0.113.12:8080/5,203.0.113.13:8080/1,[2001:db8:b::11]:8080/1'
 
 [ "$(port80)" = 2 ] && pass kvlbd-vip-ports-count-both-families ||
 	fail kvlbd-vip-ports-count-both-families "kvlb_vip_ports[80] = $(port80), want 2"
+
+# HTTP VIPs are counted apart (XDP asks the splice table first on a port of
+# HTTP VIPs only); deleting one takes it off both counts.
+ctl vip add 192.0.2.11:8081 mode http && ctl vip add 192.0.2.12:8081 mode http &&
+	ctl vip add 192.0.2.13:8081
+c3=$(port_vips 8081)
+ctl vip del 192.0.2.13:8081
+c2=$(port_vips 8081)
+ctl vip del 192.0.2.11:8081 && ctl vip del 192.0.2.12:8081
+c0=$(port_vips 8081)
+[ "$c3" = $((3 + 2 * 65536)) ] && [ "$c2" = $((2 + 2 * 65536)) ] && [ "$c0" = 0 ] &&
+	pass kvlbd-vip-ports-count-http-vips ||
+	fail kvlbd-vip-ports-count-http-vips "kvlb_vip_ports[8081]: $c3, $c2, $c0; want 196611, 131074, 0"
 
 # SIGHUP with a broken file: rejected with line and reason, state untouched.
 before=$(ctl -j backend list; ctl -j vip list)

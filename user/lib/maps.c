@@ -532,7 +532,13 @@ int kvlb_vip_get(struct kvlb_handle *h, const struct kvlb_endpoint *vip, struct 
 	return r;
 }
 
-/* Set kvlb_vip_ports[port] to the number of VIPs on that port. */
+/* What kvlb_vip_ports holds for one VIP: one VIP, maybe an HTTP one. */
+static __u32 vip_port_count(const struct vip_entry *v)
+{
+	return 1 + (v->val.flags & KVLB_VIP_F_HTTP ? KVLB_PORT_HTTP_ONE : 0);
+}
+
+/* Set kvlb_vip_ports[port] to the VIPs on that port (see KVLB_PORT_*). */
 static int vip_port_sync(struct kvlb_handle *h, __be16 port)
 {
 	struct vip_entry vips[KVLB_MAX_VIPS];
@@ -543,7 +549,8 @@ static int vip_port_sync(struct kvlb_handle *h, __be16 port)
 	if (n < 0)
 		return -1;
 	for (i = 0; i < n; i++)
-		count += vips[i].key.port == port;
+		if (vips[i].key.port == port)
+			count += vip_port_count(&vips[i]);
 	if (bpf_map_update_elem(h->vip_ports_fd, &key, &count, BPF_ANY))
 		return kvlb_fail("updating %s: %s", KVLB_MAP_VIP_PORTS, strerror(errno));
 	return 0;
@@ -567,7 +574,7 @@ int kvlb_vip_ports_resync(struct kvlb_handle *h)
 	if (n < 0)
 		goto unlock;
 	for (i = 0; i < (__u32)n; i++)
-		counts[ntohs(vips[i].key.port)]++;
+		counts[ntohs(vips[i].key.port)] += vip_port_count(&vips[i]);
 	for (i = 0; i < 65536; i++)
 		keys[i] = i;
 	if (bpf_map_update_batch(h->vip_ports_fd, keys, counts, &nkeys, NULL)) {
@@ -615,6 +622,8 @@ static int vip_add(struct kvlb_handle *h, const struct kvlb_endpoint *ep, __u32 
 		}
 		v.flags = flags;
 		err = vip_flip(h, &k, &v);
+		if (!err)
+			err = vip_port_sync(h, k.port); /* the port's HTTP count */
 		goto out;
 	}
 
