@@ -286,10 +286,13 @@ struct kvlb_prefix_entry {
 #define KVLB_DEF_CHUNK_SIZE	 256  /* bytes of raw JSON per chunk */
 #define KVLB_DEF_PREFIX_DEPTH	 16   /* chain hashes kept per request */
 #define KVLB_DEF_HOLD_LIMIT	 8192 /* bytes held before choosing anyway */
-#define KVLB_DEF_LOAD_BOUND_PCT	 125  /* c = 1.25 */
+#define KVLB_DEF_LOAD_BOUND_PCT	 130  /* c = 1.30 */
 #define KVLB_DEF_WALK_LIMIT	 8    /* ring positions tried on a miss */
 #define KVLB_DEF_LOAD_SLACK	 2048 /* token units: about one long prompt */
 #define KVLB_DEF_AFFINITY_HEADER "x-session-id"
+/* Loads bounded by request counts: the higher hit rate on every workload
+ * measured (bpf/DESIGN.md, "Requests or tokens"); 'size on' weighs tokens. */
+#define KVLB_DEF_FLAGS KVLB_CFG_F_COUNT_LOAD
 
 /* Knob limits (kvlbctl refuses values outside, the data path clamps). */
 #define KVLB_CHUNK_MIN	      16

@@ -15,11 +15,12 @@
 #   --pods N            emulated model servers (default 4)
 #   --policies LIST     comma-separated, from: client-rr, haproxy-rr,
 #                       haproxy-leastconn, haproxy-hash-1k, haproxy-hash-4k,
-#                       kvlb-l4, kvlb, kvlb-count (the default),
+#                       kvlb-l4, kvlb, kvlb-size (the default),
 #                       haproxy-hash-1k-unbounded (by default on the trace
 #                       only: it shows a key of the first block alone); a
 #                       kvlb policy may carry knobs for 'kvlbctl policy set':
-#                       kvlb+load_slack=32768, kvlb-count+load_bound=1.5+...
+#                       kvlb+load_bound=1.5, kvlb-size+load_slack=32768+...;
+#                       kvlb-count is kvlb with 'size off' said explicitly
 #   --scrape-interval MS  kvlbd's scrape period (default 50, the brief's)
 #   --quick             300 requests a workload (a smoke run, not figures)
 #
@@ -30,11 +31,11 @@
 # here is stopped on exit, Ctrl-C included.
 #
 # The kvlb rows run kvlbd in NAME-node over the same pods, every backend
-# scraped at its /metrics: kvlb is the VIP in mode http (delayed binding,
-# prefix table, ring walk with loads bounded by estimated tokens); kvlb-count
-# the same with 'kvlbctl policy set size off' (loads bounded by request
-# counts; "not available" when kvlbctl has no such knob); kvlb-l4 the VIP in
-# mode l4 (a hash of the connection, blind to prompts), for comparison.
+# scraped at its /metrics: kvlb is the VIP in mode http with kvlb's defaults
+# (delayed binding, prefix table, ring walk with loads bounded by request
+# counts at 1.30 x the mean); kvlb-size the same with 'kvlbctl policy set
+# size on' (loads bounded by estimated tokens); kvlb-l4 the VIP in mode l4
+# (a hash of the connection, blind to prompts), for comparison.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,9 +47,9 @@ PORT=80
 
 trace= gen_n=3000 trace_n=3000 pods=4 scrape_ms=50
 policies=client-rr,haproxy-rr,haproxy-leastconn,haproxy-hash-1k,haproxy-hash-4k
-policies+=,kvlb-l4,kvlb,kvlb-count
+policies+=,kvlb-l4,kvlb,kvlb-size
 trace_policies=client-rr,haproxy-rr,haproxy-leastconn,haproxy-hash-1k,haproxy-hash-1k-unbounded
-trace_policies+=,haproxy-hash-4k,kvlb-l4,kvlb,kvlb-count
+trace_policies+=,haproxy-hash-4k,kvlb-l4,kvlb,kvlb-size
 
 # Emulated servers: the issue's defaults except the cache, sized below per
 # workload so that the pods together hold about half of what the workload
@@ -67,7 +68,7 @@ GEN_CACHE=4096 GEN_SCALE=20 GEN_PREFILL=8000
 TRACE_CACHE=200000 TRACE_SCALE=25 TRACE_PREFILL=20000
 
 die() { echo "bench-affinity: $*" >&2; exit 2; }
-usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -91,9 +92,9 @@ IFS=, read -ra _pl <<<"$policies,$trace_policies"
 for p in "${_pl[@]}"; do
 	case "$p" in
 	client-rr | haproxy-rr | haproxy-leastconn | haproxy-hash-1k | haproxy-hash-4k | \
-		haproxy-hash-1k-unbounded | kvlb | kvlb-l4 | kvlb-count) ;;
-		kvlb+* | kvlb-count+*)
-			[[ $p =~ ^kvlb(-count)?(\+[a-z_]+=[^+,]+)+$ ]] || die "bad knobs in '$p'" ;;
+		haproxy-hash-1k-unbounded | kvlb | kvlb-l4 | kvlb-count | kvlb-size) ;;
+		kvlb+* | kvlb-count+* | kvlb-size+*)
+			[[ $p =~ ^kvlb(-count|-size)?(\+[a-z_]+=[^+,]+)+$ ]] || die "bad knobs in '$p'" ;;
 	*) die "unknown policy '$p' (see --help)" ;;
 	esac
 done
@@ -226,7 +227,7 @@ stop_kvlb() {
 }
 
 # Hash of the first N body bytes on a consistent ring, loads bounded at
-# 1.25 x the mean (kvlb's default bound), unless $2 is "unbounded". Bodies
+# 1.30 x the mean (kvlb's default bound), unless $2 is "unbounded". Bodies
 # start {"model":...,"messages":[{"role":..., so N counts from there: 1024
 # bytes hold little more than the start of the system prompt (one key per
 # app; one key for all of Mooncake, whose requests all open with the same
@@ -236,7 +237,7 @@ stop_kvlb() {
 hash_balance() {
 	printf '\toption http-buffer-request\n\tbalance hash req.body,bytes(0,%d)\n' "$1"
 	printf '\thash-type consistent'
-	[ "${2:-}" = unbounded ] || printf '\n\thash-balance-factor 125'
+	[ "${2:-}" = unbounded ] || printf '\n\thash-balance-factor 130'
 }
 
 rows=()
@@ -256,7 +257,7 @@ run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE PREFILL BOUND LOAD-ARGS...
 	haproxy-hash-4k) start_haproxy "$(hash_balance 4096)"; target=(--url "http://$VIP/") ;;
 	haproxy-hash-1k-unbounded)
 		start_haproxy "$(hash_balance 1024 unbounded)"; target=(--url "http://$VIP/") ;;
-	kvlb | kvlb-l4 | kvlb-count | kvlb+* | kvlb-count+*)
+	kvlb | kvlb-l4 | kvlb-count | kvlb-size | kvlb+* | kvlb-count+* | kvlb-size+*)
 		local mode=http base=${pol%%+*} knobs=() kv msg
 		[ "$pol" = kvlb-l4 ] && mode=l4
 		if ! start_kvlb "$mode"; then
@@ -265,6 +266,7 @@ run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE PREFILL BOUND LOAD-ARGS...
 			return 0
 		fi
 		[ "$base" = kvlb-count ] && knobs+=(size off)
+		[ "$base" = kvlb-size ] && knobs+=(size on)
 		if [[ $pol == *+* ]]; then
 			IFS=+ read -ra _kv <<<"${pol#*+}"
 			for kv in "${_kv[@]}"; do knobs+=("${kv%%=*}" "${kv#*=}"); done
@@ -372,17 +374,17 @@ row_of() {
 	return 1
 }
 
-# Size-aware (kvlb) against request-count (kvlb-count) bounded loads.
+# Size-aware (kvlb-size) against request-count (kvlb, the default) bounded loads.
 print_size_table() {
 	local wl s c
 	echo
-	echo "bounded loads by estimated tokens (kvlb) vs. by request count (kvlb-count), same run:"
+	echo "bounded loads by estimated tokens (kvlb-size) vs. by request count (kvlb), same run:"
 	printf '%-9s %-11s %9s %9s %9s %9s %7s %8s\n' workload bound "TTFT p50" "TTFT p99" \
 		"wall p50" "wall p99" hit max/mean
 	for wl in "${workloads[@]}"; do
-		for pol in kvlb kvlb-count; do
+		for pol in kvlb-size kvlb; do
 			local label=tokens
-			[ "$pol" = kvlb-count ] && label=requests
+			[ "$pol" = kvlb ] && label=requests
 			if ! s=$(row_of "$wl" "$pol"); then
 				printf '%-9s %-11s not available\n' "$wl" "$label"
 				continue
@@ -391,7 +393,7 @@ print_size_table() {
 			printf '%-9s %-11s %9.0f %9.0f %9.1f %9.1f %6.1f%% %8.2f\n' "$wl" "$label" \
 				"${f[4]}" "${f[5]}" "${f[6]}" "${f[7]}" "${f[2]}" "${f[8]}"
 		done
-		if s=$(row_of "$wl" kvlb) && c=$(row_of "$wl" kvlb-count); then
+		if s=$(row_of "$wl" kvlb-size) && c=$(row_of "$wl" kvlb); then
 			IFS=$'\t' read -ra f <<<"$s"
 			IFS=$'\t' read -ra g <<<"$c"
 			printf '%-9s %-11s %9s %9s %9s %9s\n' "$wl" "tok/req" \
@@ -436,10 +438,10 @@ echo "cache of all pods' blocks, same workload in arrival order); TTFT = the emu
 echo "first token in emulated ms (queueing + prefill of the uncached part; x-kvlb-ttft-ms);"
 echo "wall = client-side time to the first streamed event, real ms at the compressed rate,"
 echo "proxy included; max/mean = busiest pod's requests / mean over $pods pods;"
-echo "haproxy-hash-N = balance hash req.body,bytes(0,N), hash-type consistent, hash-balance-factor 125"
+echo "haproxy-hash-N = balance hash req.body,bytes(0,N), hash-type consistent, hash-balance-factor 130"
 echo "(-unbounded: without hash-balance-factor); client-rr = kvlb-load's own round robin over the pods;"
 echo "kvlb = kvlb's XDP/TC data path, VIP mode http (delayed binding: prefix table, then the ring"
-echo "with loads bounded at c x mean in estimated tokens); kvlb-count = the same bounded by request"
-echo "counts (kvlbctl policy set size off); kvlb-l4 = VIP mode l4 (a hash of the connection, blind"
+echo "with loads bounded at c x mean in requests, c = 1.30: the defaults); kvlb-size = the same bounded"
+echo "in estimated tokens (kvlbctl policy set size on); kvlb-l4 = VIP mode l4 (a hash of the connection, blind"
 echo "to prompts). kvlbd scrapes every pod's /metrics every $scrape_ms ms (wall time)."
 echo "total $((SECONDS - start)) s"

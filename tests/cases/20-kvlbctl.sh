@@ -346,7 +346,8 @@ D = dict(re.findall(r"#define KVLB_DEF_(\w+)\s+(\S+)", h))
 want = {"chunk_size": int(D["CHUNK_SIZE"]),
         "prefix_depth": int(D["PREFIX_DEPTH"]), "hold_limit": int(D["HOLD_LIMIT"]),
         "load_bound": int(D["LOAD_BOUND_PCT"]) / 100, "walk_limit": int(D["WALK_LIMIT"]),
-        "prefix": True, "affinity": True, "affinity_header": D["AFFINITY_HEADER"].strip("\"")}
+        "prefix": True, "affinity": True, "size": False,
+        "affinity_header": D["AFFINITY_HEADER"].strip("\"")}
 bad = {k: (d.get(k), v) for k, v in want.items() if d.get(k) != v}
 print("FAIL config_defaults: %s" % bad if bad else "PASS config_defaults")
 ' "$WORK/cfg0.json" "$KVLB_TOP/include/kvlb.h"
@@ -361,7 +362,8 @@ rsv, chunk, depth, hold, bound, walk, flags = struct.unpack("<7I", v[:28])
 print(rsv, chunk, depth, hold, bound, walk, flags, v[32:64].rstrip(b"\0").decode())'
 }
 got=$(cfg_raw)
-[ "$got" = "0 512 16 8192 150 8 1 x-user-id" ]
+# flags: 1 prefix off, 4 size off (the default)
+[ "$got" = "0 512 16 8192 150 8 5 x-user-id" ]
 check config_set_written_whole [ $? -eq 0 ] || echo "# config entry: $got"
 snap >"$WORK/snap0"
 bad 2 "chunk_size 8 is out of range 16..4096" policy set chunk_size 8

@@ -66,7 +66,7 @@ field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 start_kvlbd || { fail $T "kvlbd did not start: $(cat "$WORK/kvlbd.log")"; exit 1; }
 got="$(knob chunk_size) $(knob prefix_depth) $(knob hold_limit) $(knob load_bound_pct)"
 got="$got $(knob walk_limit) $(knob load_slack) $(knob affinity_header)"
-if [ "$got" = "256 16 8192 125 8 2048 x-session-id" ]; then
+if [ "$got" = "256 16 8192 130 8 2048 x-session-id" ]; then
 	pass kvlbd_writes_default_knobs
 else
 	fail kvlbd_writes_default_knobs "bpftool shows '$got'"

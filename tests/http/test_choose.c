@@ -258,6 +258,7 @@ static void test_bounded_load(void)
 	/* Everything within the walk is over the bound: the least loaded of
 	 * the candidates seen (3, load 950; bound 1.25 x 737.5) takes it. */
 	reset();
+	cfg.load_bound_pct = 125;
 	cfg.load_slack = 0;
 	load(0)->load_score = 1000;
 	load(1)->load_score = 1000;

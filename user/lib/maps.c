@@ -1259,6 +1259,7 @@ void kvlb_config_defaults(struct kvlb_config *c)
 	c->load_bound_pct = KVLB_DEF_LOAD_BOUND_PCT;
 	c->walk_limit = KVLB_DEF_WALK_LIMIT;
 	c->load_slack = KVLB_DEF_LOAD_SLACK;
+	c->flags = KVLB_DEF_FLAGS;
 	snprintf(c->affinity_header, sizeof(c->affinity_header), "%s", KVLB_DEF_AFFINITY_HEADER);
 }
 
