@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <linux/bpf.h>
+#include <asm-generic/errno-base.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>

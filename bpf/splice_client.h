@@ -305,6 +305,7 @@ static __noinline int splice_cookie_ack(struct xdp_md *ctx, struct pkt *p, struc
 	struct kvlb_hold *h, *tmpl;
 	struct seg_info s = {};
 	__u32 zero = 0;
+	long err;
 
 	if (seg_read(data, data_end, p, &s, true))
 		return XDP_DROP;
@@ -324,14 +325,24 @@ static __noinline int splice_cookie_ack(struct xdp_md *ctx, struct pkt *p, struc
 		STAT_INC(st, sp_cookie_bad);
 		return splice_reset_client(ctx, p, s.ack);
 	}
-	STAT_INC(st, sp_cookie_ok);
 	tmpl = bpf_map_lookup_elem(&kvlb_hold_zero, &zero);
 	cfg = bpf_map_lookup_elem(&kvlb_config, &zero);
-	if (!tmpl || !cfg || bpf_map_update_elem(&kvlb_hold, &p->key, tmpl, BPF_ANY) ||
-	    !(h = bpf_map_lookup_elem(&kvlb_hold, &p->key))) {
+	if (!tmpl || !cfg)
+		return XDP_DROP;
+	err = bpf_map_update_elem(&kvlb_hold, &p->key, tmpl, BPF_ANY);
+	if (err == -E2BIG) {
 		STAT_INC(st, sp_hold_full);
 		return splice_reset_client(ctx, p, s.ack);
 	}
+	if (err || !(h = bpf_map_lookup_elem(&kvlb_hold, &p->key))) {
+		/* No memory for the slot this instant (slots are allocated
+		 * as connections come, from per-CPU caches refilled behind a
+		 * burst): the cookie holds everything, so the client's next
+		 * segment or retransmission simply starts over. */
+		STAT_INC(st, sp_hold_nomem);
+		return XDP_DROP;
+	}
+	STAT_INC(st, sp_cookie_ok);
 	http_init(&h->hs, cfg->chunk_size, cfg->prefix_depth, cfg->affinity_header);
 
 	init.state = KVLB_SP_HOLD;

@@ -362,6 +362,8 @@ struct kvlb_config {
 	X(sp_acks_sent, "ACKs kvlb sent for held segments")                                        \
 	X(sp_out_of_order, "held-phase segments not next in sequence: dropped")                    \
 	X(sp_hold_full, "connections refused because every hold slot was taken: reset")            \
+	X(sp_hold_nomem,                                                                           \
+	  "handshakes dropped for want of memory for a hold slot: the client resends")             \
 	X(sp_bound, "connections bound to a pod (SYN sent)")                                       \
 	X(sp_syn_retries, "SYNs sent to a pod again")                                              \
 	X(sp_pod_timeout, "pods that never answered the SYN: client reset")                        \
@@ -380,7 +382,7 @@ struct kvlb_stats {
 #define KVLB_X_FIELD(name, desc) __u64 name;
 	KVLB_STATS_FIELDS(KVLB_X_FIELD)
 #undef KVLB_X_FIELD
-	__u64 reserved[12]; /* room for new counters without a layout change */
+	__u64 reserved[11]; /* room for new counters without a layout change */
 };
 
 /* Number of named counters (reserved words excluded). */

@@ -294,7 +294,7 @@ run_policy() { # POLICY WORKLOAD-LABEL CACHE SCALE PREFILL BOUND LOAD-ARGS...
 		kvlbctl -j stats >"$WORK/stats1.json"
 		notes+=("$(jq -rs --arg wl "$wl" --arg pol "$pol" '.[0] as $a | .[1] as $b
 			| def d(k): ($b[k] - $a[k]);
-			"\($wl) \($pol): new flows \(d("xdp_new_flow")), prefix hit \(d("http_prefix_hit")), ring \(d("http_ring")), over bound \(d("http_overloaded")), no key \(d("http_no_key")), not HTTP \(d("http_fallback_l4"));\n    bound \(d("sp_bound")), pod reset \(d("sp_pod_reset")), pod timeout \(d("sp_pod_timeout")), hold full \(d("sp_hold_full")), bad cookie \(d("sp_cookie_bad")), out of order \(d("sp_out_of_order")), resent bytes \(d("sp_resent_bytes"))"' \
+			"\($wl) \($pol): new flows \(d("xdp_new_flow")), prefix hit \(d("http_prefix_hit")), ring \(d("http_ring")), over bound \(d("http_overloaded")), no key \(d("http_no_key")), not HTTP \(d("http_fallback_l4"));\n    bound \(d("sp_bound")), pod reset \(d("sp_pod_reset")), pod timeout \(d("sp_pod_timeout")), hold full \(d("sp_hold_full")), hold no memory \(d("sp_hold_nomem")), bad cookie \(d("sp_cookie_bad")), out of order \(d("sp_out_of_order")), resent bytes \(d("sp_resent_bytes"))"' \
 			"$WORK/stats0.json" "$WORK/stats1.json")")
 	fi
 	stop_servers

@@ -391,6 +391,6 @@ echo "kvlb counters over its runs (kvlbctl stats deltas, all rounds):"
 jq -rs 'reduce .[] as $d ({}; reduce ($d | keys[]) as $k (.; .[$k] += $d[$k]))
 	| "  cookies sent \(.sp_cookie_sent), handshakes \(.sp_cookie_ok), bound \(.sp_bound), closed \(.sp_closed);",
 	  "  prefix hit \(.http_prefix_hit), ring \(.http_ring), no key \(.http_no_key), not HTTP \(.http_fallback_l4);",
-	  "  bad cookie \(.sp_cookie_bad), hold full \(.sp_hold_full), pod reset \(.sp_pod_reset), pod timeout \(.sp_pod_timeout), SYN retries \(.sp_syn_retries), out of order \(.sp_out_of_order), resent bytes \(.sp_resent_bytes)"' \
+	  "  bad cookie \(.sp_cookie_bad), hold full \(.sp_hold_full), hold no memory \(.sp_hold_nomem), pod reset \(.sp_pod_reset), pod timeout \(.sp_pod_timeout), SYN retries \(.sp_syn_retries), out of order \(.sp_out_of_order), resent bytes \(.sp_resent_bytes)"' \
 	"$WORK/stats-delta.json"
 echo "total $((SECONDS - start)) s"
