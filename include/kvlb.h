@@ -362,8 +362,7 @@ struct kvlb_config {
 	X(sp_acks_sent, "ACKs kvlb sent for held segments")                                        \
 	X(sp_out_of_order, "held-phase segments not next in sequence: dropped")                    \
 	X(sp_hold_full, "connections refused because every hold slot was taken: reset")            \
-	X(sp_hold_nomem,                                                                           \
-	  "handshakes dropped for want of memory for a hold slot: the client resends")             \
+	X(sp_hold_nomem, "hold slots the kernel could not allocate: dropped, the client resends")  \
 	X(sp_bound, "connections bound to a pod (SYN sent)")                                       \
 	X(sp_syn_retries, "SYNs sent to a pod again")                                              \
 	X(sp_pod_timeout, "pods that never answered the SYN: client reset")                        \

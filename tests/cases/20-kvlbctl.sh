@@ -304,9 +304,15 @@ txt = open(sys.argv[3]).read().splitlines()
 rows = {l.split()[0]: int(l.split()[1]) for l in txt[1:]}
 possible = open("/sys/devices/system/cpu/possible").read().strip()
 ncpu = sum(int(b) - int(a) + 1 for a, b in (r.split("-") if "-" in r else (r, r) for r in possible.split(",")))
-ok = list(d) == names and d["xdp_rx"] == 5 * ncpu and d["xdp_bytes"] == 7 * ncpu and \
-     sum(d.values()) == 12 * ncpu and rows == d and all(len(l.split()) > 2 for l in txt[1:])
-print("PASS stats_named_and_summed" if ok else "FAIL stats_named_and_summed: %s vs names %s" % (d, names))
+why = [w for w, bad in (
+    ("JSON names differ from kvlb.h: %s" % [(a, b) for a, b in zip(list(d), names) if a != b][:1], list(d) != names),
+    ("xdp_rx %s, want %d" % (d.get("xdp_rx"), 5 * ncpu), d.get("xdp_rx") != 5 * ncpu),
+    ("xdp_bytes %s, want %d" % (d.get("xdp_bytes"), 7 * ncpu), d.get("xdp_bytes") != 7 * ncpu),
+    ("sum %d, want %d" % (sum(d.values()), 12 * ncpu), sum(d.values()) != 12 * ncpu),
+    ("text rows differ from JSON", rows != d),
+    ("a text row without its description", not all(len(l.split()) > 2 for l in txt[1:])))
+    if bad]
+print("FAIL stats_named_and_summed: %s" % "; ".join(why) if why else "PASS stats_named_and_summed")
 ' "$WORK/stats.json" "$KVLB_TOP/include/kvlb.h" "$WORK/stats.txt"
 K stats --reset && K -j stats >"$WORK/stats.json"
 py 'import json,sys; d=json.load(open(sys.argv[1])); print("PASS stats_reset" if d and not any(d.values()) else "FAIL stats_reset: %s" % d)' "$WORK/stats.json"
