@@ -162,8 +162,10 @@ static __noinline int splice_bind(struct xdp_md *ctx, struct pkt *p, struct kvlb
 
 	if (!sp)
 		return XDP_DROP;
-	if (!h)
+	if (!h) {
+		STAT_INC(st, sp_hold_lost);
 		return splice_abort(ctx, p, sp);
+	}
 	vip = lookup_vip(&p->key);
 	cfg = bpf_map_lookup_elem(&kvlb_config, &zero);
 	id = vip && cfg ? choose_backend_http_cost(vip, &p->key, &h->hs, cfg, &why, &cost)
@@ -258,6 +260,7 @@ static __noinline int splice_hold(struct xdp_md *ctx, struct pkt *p, struct kvlb
 		return XDP_DROP;
 	}
 	if (!h) {
+		STAT_INC(st, sp_hold_lost);
 		return splice_abort(ctx, p, sp);
 	}
 	sp->c_win = s->win;

@@ -363,6 +363,7 @@ struct kvlb_config {
 	X(sp_out_of_order, "held-phase segments not next in sequence: dropped")                    \
 	X(sp_hold_full, "connections refused because every hold slot was taken: reset")            \
 	X(sp_hold_nomem, "hold slots the kernel could not allocate: dropped, the client resends")  \
+	X(sp_hold_lost, "connections whose held bytes were gone (swept): reset")                   \
 	X(sp_bound, "connections bound to a pod (SYN sent)")                                       \
 	X(sp_syn_retries, "SYNs sent to a pod again")                                              \
 	X(sp_pod_timeout, "pods that never answered the SYN: client reset")                        \
@@ -381,7 +382,7 @@ struct kvlb_stats {
 #define KVLB_X_FIELD(name, desc) __u64 name;
 	KVLB_STATS_FIELDS(KVLB_X_FIELD)
 #undef KVLB_X_FIELD
-	__u64 reserved[11]; /* room for new counters without a layout change */
+	__u64 reserved[10]; /* room for new counters without a layout change */
 };
 
 /* Number of named counters (reserved words excluded). */

@@ -600,6 +600,23 @@ if [ "$sl" -eq 0 ] && [ "$hl" -eq 0 ]; then
 else
 	fail e2e-http-drain "after $waited ms, $sl kvlb_splice and $hl kvlb_hold entries remain; by state: $(left_states)"
 fi
+# Held bytes without a connection (the LRU evicted it) are freed by the
+# sweep that finds them alone a second time, a walk later: a slot XDP has
+# just written, a moment before its connection's entry, is not one of them.
+hold_vsz=$(bpftool -j map show pinned "$PIN/kvlb_hold" | jq .bytes_value)
+orphan_key="198 51 100 99 $(printf '0 %.0s' {1..12})192 0 2 20 $(printf '0 %.0s' {1..12})0x9c 0x40 0 80 6 2 0 0"
+if bpftool map update pinned "$PIN/kvlb_hold" key $orphan_key value $(printf '0 %.0s' $(seq "$hold_vsz")); then
+	t0=$(ms_now)
+	orphan_gone() { ! bpftool map lookup pinned "$PIN/kvlb_hold" key $orphan_key >/dev/null 2>&1; }
+	if wait_for 5 orphan_gone; then
+		pass "e2e-http-sweep-orphan-hold (held bytes without a connection freed after $(($(ms_now) - t0)) ms)"
+	else
+		fail e2e-http-sweep-orphan-hold "a kvlb_hold entry without a connection still there after 5 s"
+	fi
+else
+	fail e2e-http-sweep-orphan-hold "cannot write a kvlb_hold entry with bpftool"
+fi
+
 # A connection's reverse entry goes with it, whoever removes it.
 if [ "$rl" -eq 0 ]; then
 	pass "e2e-http-drain-nat-rev (no reverse entry of a delayed-binding connection left)"

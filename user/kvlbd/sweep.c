@@ -25,7 +25,18 @@ struct sweeper {
 	int splice_fd, hold_fd, nat_fd, backends_fd;
 	uint64_t idle_ns;
 	uint64_t last_run;
+	/* Held fronts without a connection at the previous walk, sorted: one
+	 * goes only when the next walk finds it alone still. (XDP writes the
+	 * hold slot a moment before the connection's entry; a walk between
+	 * the two must not take the slot of a connection being born.) */
+	struct kvlb_flow_key *orphans;
+	size_t n_orphans;
 };
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct kvlb_flow_key));
+}
 
 static uint64_t mono_ns(void)
 {
@@ -106,6 +117,7 @@ void sweep_free(struct sweeper *s)
 		close(s->nat_fd);
 	if (s->backends_fd >= 0)
 		close(s->backends_fd);
+	free(s->orphans);
 	free(s);
 }
 
@@ -153,6 +165,45 @@ static int forget(struct sweeper *s, const struct kvlb_flow_key *k, const struct
 	return 1;
 }
 
+/* Held bytes of connections the LRU evicted (or a sweep removed): freed
+ * when two walks in a row find them without a connection. */
+static int sweep_orphans(struct sweeper *s)
+{
+	struct kvlb_flow_key k, next, *now = NULL;
+	struct kvlb_splice sp;
+	size_t n = 0, cap = 0;
+	int removed = 0, more;
+
+	more = !bpf_map_get_next_key(s->hold_fd, NULL, &next);
+	while (more) {
+		k = next;
+		more = !bpf_map_get_next_key(s->hold_fd, &k, &next);
+		if (!bpf_map_lookup_elem(s->splice_fd, &k, &sp) || errno != ENOENT)
+			continue;
+		if (s->n_orphans && bsearch(&k, s->orphans, s->n_orphans, sizeof(k), key_cmp)) {
+			bpf_map_delete_elem(s->hold_fd, &k);
+			removed++;
+			continue;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct kvlb_flow_key *g = realloc(now, ncap * sizeof(*now));
+
+			if (!g)
+				break; /* the rest waits for the next walk */
+			now = g;
+			cap = ncap;
+		}
+		now[n++] = k;
+	}
+	if (n)
+		qsort(now, n, sizeof(*now), key_cmp);
+	free(s->orphans);
+	s->orphans = now;
+	s->n_orphans = n;
+	return removed;
+}
+
 int sweep_run(struct sweeper *s)
 {
 	struct kvlb_flow_key k, next;
@@ -174,16 +225,7 @@ int sweep_run(struct sweeper *s)
 		if (now > sp.last_ns && now - sp.last_ns > grace_ns(s, &sp))
 			removed += forget(s, &k, &sp);
 	}
-	/* Held bytes of connections the LRU evicted. */
-	more = !bpf_map_get_next_key(s->hold_fd, NULL, &next);
-	while (more) {
-		k = next;
-		more = !bpf_map_get_next_key(s->hold_fd, &k, &next);
-		if (bpf_map_lookup_elem(s->splice_fd, &k, &sp) && errno == ENOENT) {
-			bpf_map_delete_elem(s->hold_fd, &k);
-			removed++;
-		}
-	}
+	removed += sweep_orphans(s);
 	if (removed)
 		log_debug("swept %d delayed-binding entries", removed);
 	return removed;
