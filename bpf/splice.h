@@ -28,11 +28,16 @@
 #define SPLICE_CLOCK_SHIFT 20 /* kvlb_splice.resent_at: 2^20 ns, about 1 ms */
 
 /* The client's latest timestamp, for the segments kvlb sends the pod on
- * its behalf. Never moved back: a late duplicate (say of the handshake's
- * ACK) would make the pod drop everything after it as old (PAWS). */
-static __always_inline void splice_ts_seen(struct kvlb_splice *sp, const struct tcp_opts *o)
+ * its behalf, from a segment at sequence seq. RFC 7323: a segment beyond a
+ * gap does not count. Never moved back: a late duplicate (say of the
+ * handshake's ACK) would make the pod drop everything after it as old
+ * (PAWS). */
+static __always_inline void splice_ts_seen(struct kvlb_splice *sp, __u32 seq,
+					   const struct tcp_opts *o)
 {
-	if (o->has_ts && (__s32)(o->tsval - sp->ts_recent) > 0)
+	__u32 off = seq - (sp->c_isn + 1);
+
+	if (o->has_ts && (__s32)(off - sp->held) <= 0 && (__s32)(o->tsval - sp->ts_recent) > 0)
 		sp->ts_recent = o->tsval;
 }
 

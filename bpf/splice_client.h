@@ -265,9 +265,7 @@ static __noinline int splice_hold(struct xdp_md *ctx, struct pkt *p, struct kvlb
 	}
 	sp->c_win = s->win;
 	sp->last_ns = bpf_ktime_get_coarse_ns();
-	/* RFC 7323: a segment beyond a gap does not update ts_recent */
-	if ((__s32)(off - sp->held) <= 0)
-		splice_ts_seen(sp, &s->o);
+	splice_ts_seen(sp, s->seq, &s->o);
 	if (!s->pay_len && !fin)
 		return XDP_DROP; /* a bare ACK: nothing to hold */
 	if (off != sp->held) {
@@ -453,8 +451,7 @@ static __noinline int splice_client(struct xdp_md *ctx, struct pkt *p, struct kv
 			return XDP_DROP;
 		}
 		off = s.seq - (sp->c_isn + 1);
-		if ((__s32)(off - sp->held) <= 0)
-			splice_ts_seen(sp, &s.o);
+		splice_ts_seen(sp, s.seq, &s.o);
 		/* Data the client sent before it could know: kept for the
 		 * replay, not acknowledged. */
 		if (h && s.pay_len && off == sp->held && hold_append(ctx, sp, h, &s, false, st))
@@ -473,11 +470,8 @@ static __noinline int splice_client(struct xdp_md *ctx, struct pkt *p, struct kv
 		return SPLICE_DO_SYN;
 	}
 
-	if (sp->state == KVLB_SP_REPLAYING) {
-		off = s.seq - (sp->c_isn + 1);
-		if ((__s32)(off - sp->held) <= 0)
-			splice_ts_seen(sp, &s.o); /* for what kvlb sends again */
-	}
+	if (sp->state == KVLB_SP_REPLAYING)
+		splice_ts_seen(sp, s.seq, &s.o); /* for what kvlb sends again */
 	id = sp->backend_id;
 	be = bpf_map_lookup_elem(&kvlb_backends, &id);
 	if (!be) {

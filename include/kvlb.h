@@ -35,6 +35,8 @@
 #define KVLB_PORT_VIPS(v)  ((v)&0xffffu)
 #define KVLB_PORT_HTTP(v)  ((v) >> 16)
 #define KVLB_PORT_HTTP_ONE (1u << 16)
+/* What one VIP with these kvlb_vip.flags adds to its port's entry. */
+#define KVLB_PORT_ONE(flags) (1u + ((flags)&KVLB_VIP_F_HTTP ? KVLB_PORT_HTTP_ONE : 0))
 /* The XDP program kvlbd attached, pinned so a restart knows it is its own. */
 #define KVLB_PROG_XDP_PIN "kvlb_xdp_prog"
 #define KVLB_MAP_PREFIX	  "kvlb_prefix"

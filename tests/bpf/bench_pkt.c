@@ -157,7 +157,7 @@ static int setup_maps(void)
 		port = svc[i].port;
 		if (bpf_map_lookup_elem(T.vip_ports, &port, &vips))
 			return -errno;
-		vips += 1 + (svc[i].flags & KVLB_VIP_F_HTTP ? KVLB_PORT_HTTP_ONE : 0);
+		vips += KVLB_PORT_ONE(svc[i].flags);
 		if (bpf_map_update_elem(T.vips, &vk, &v, BPF_ANY) ||
 		    bpf_map_update_elem(T.vip_ports, &port, &vips, BPF_ANY) ||
 		    bpf_map_update_elem(T.backends, &i, &be, BPF_ANY))

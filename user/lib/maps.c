@@ -532,12 +532,6 @@ int kvlb_vip_get(struct kvlb_handle *h, const struct kvlb_endpoint *vip, struct 
 	return r;
 }
 
-/* What kvlb_vip_ports holds for one VIP: one VIP, maybe an HTTP one. */
-static __u32 vip_port_count(const struct vip_entry *v)
-{
-	return 1 + (v->val.flags & KVLB_VIP_F_HTTP ? KVLB_PORT_HTTP_ONE : 0);
-}
-
 /* Set kvlb_vip_ports[port] to the VIPs on that port (see KVLB_PORT_*). */
 static int vip_port_sync(struct kvlb_handle *h, __be16 port)
 {
@@ -550,7 +544,7 @@ static int vip_port_sync(struct kvlb_handle *h, __be16 port)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (vips[i].key.port == port)
-			count += vip_port_count(&vips[i]);
+			count += KVLB_PORT_ONE(vips[i].val.flags);
 	if (bpf_map_update_elem(h->vip_ports_fd, &key, &count, BPF_ANY))
 		return kvlb_fail("updating %s: %s", KVLB_MAP_VIP_PORTS, strerror(errno));
 	return 0;
@@ -574,7 +568,7 @@ int kvlb_vip_ports_resync(struct kvlb_handle *h)
 	if (n < 0)
 		goto unlock;
 	for (i = 0; i < (__u32)n; i++)
-		counts[ntohs(vips[i].key.port)] += vip_port_count(&vips[i]);
+		counts[ntohs(vips[i].key.port)] += KVLB_PORT_ONE(vips[i].val.flags);
 	for (i = 0; i < 65536; i++)
 		keys[i] = i;
 	if (bpf_map_update_batch(h->vip_ports_fd, keys, counts, &nkeys, NULL)) {
